@@ -1,0 +1,1 @@
+"""Services: the orchestration that wires plugins together through the core Protocols."""
