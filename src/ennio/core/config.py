@@ -7,6 +7,7 @@ Loading (file discovery, ``${VAR}`` expansion, line numbers in errors) lives in
 from __future__ import annotations
 
 import difflib
+import os
 import shlex
 from datetime import timedelta
 from pathlib import Path
@@ -39,10 +40,9 @@ def suggest(value: str, choices: list[str] | tuple[str, ...] | set[str]) -> str 
 
 
 def _expand_path(value: Any) -> Any:
-    if isinstance(value, str):
-        return Path(value).expanduser()
-    if isinstance(value, Path):
-        return value.expanduser()
+    # return text, not a Path: pydantic's JSON mode accepts only strings for Path fields
+    if isinstance(value, (str, Path)):
+        return os.path.expanduser(str(value))
     return value
 
 
