@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import socket
 from datetime import timedelta
 
@@ -210,3 +211,18 @@ async def test_notification_without_event_or_summary(
     assert request.headers["X-Ennio-Event"] == "notification"
     body = json.loads(request.get_data())
     assert (body["event"], body["summary"], body["title"]) == (None, None, "Hello")
+
+
+async def test_request_log_shows_only_the_origin(
+    httpserver: HTTPServer,
+    ctx: PluginContext,
+    sleep: RecordingSleep,
+    notification: Notification,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    httpserver.expect_request("/hooks/tok3n").respond_with_data("ok")
+    await make(httpserver.url_for("/hooks/tok3n") + "?key=abc", ctx, sleep, secret=SECRET).notify(notification)
+    ours = [r.getMessage() for r in caplog.records if not r.name.startswith("werkzeug")]
+    assert any("HTTP Request: POST" in m for m in ours)
+    assert not any("tok3n" in m or "key=abc" in m or SECRET in m for m in ours)

@@ -41,7 +41,7 @@ from ennio.core.config import WebhookNotifierConfig
 from ennio.core.errors import NotifierError
 from ennio.core.plugins import Notification, PluginContext, PluginManifest, Slot
 from ennio.plugins.notifier._format import notification_dict
-from ennio.plugins.notifier._http import RetryPolicy, Sleep, post_with_retries, redact_url
+from ennio.plugins.notifier._http import RetryPolicy, Sleep, post_with_retries, redact_url, register_secret_url
 
 SIGNATURE_HEADER = "X-Ennio-Signature-256"
 TIMESTAMP_HEADER = "X-Ennio-Timestamp"
@@ -81,6 +81,8 @@ class WebhookNotifier:
                 f"webhook notifier {name!r}: url must be an http:// or https:// URL",
                 hint="set notifiers.<name>.url to the receiver's full URL",
             )
+        # receivers often put a token in the path or query: log the origin only
+        register_secret_url(settings.url)
 
     def body(self, notification: Notification) -> bytes:
         """The exact bytes POSTed (and signed) for ``notification``."""
