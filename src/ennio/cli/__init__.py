@@ -1,0 +1,1 @@
+"""Command-line front end: `ennio …` (typer). Thin: parses, calls services, prints."""
