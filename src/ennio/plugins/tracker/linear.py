@@ -4,6 +4,10 @@ Keys are Linear identifiers (``ENG-123``). Every read of several issues is one q
 batches up to 50 keys with an ``or`` filter); lists page with cursors. The API key is sent as the
 ``Authorization`` header and never logged. Linear's error shapes (``extensions.code`` / ``extensions.type``,
 HTTP 400/401/429) become :class:`AuthError`, :class:`NotFound` and :class:`RateLimited`.
+
+``Issue.blocked_by`` lists every issue with a ``blocks`` relation onto this one (Linear stores "A blocks B"
+on A, so they are B's ``inverseRelations``), finished or not: whether a blocker is done is one batched
+``issue_states`` call away, so the caller decides.
 """
 
 from __future__ import annotations
