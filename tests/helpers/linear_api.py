@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from graphql import (
     GraphQLError,
     GraphQLSchema,
@@ -742,6 +743,15 @@ class LinearServer:
         self._api = api
         if api is not None:
             api.url = self._server.url_for("/graphql")
+
+
+@pytest.fixture(scope="session", name="linear_server")
+def linear_server_fixture() -> Iterator[LinearServer]:
+    """One Linear server for the whole run (import this fixture into a conftest to use it)."""
+    server = LinearServer()
+    server.start()
+    yield server
+    server.stop()
 
 
 def serve_linear(api: FakeLinear) -> Iterator[FakeLinear]:

@@ -14,7 +14,7 @@ from ennio.core.config import ProjectConfig
 from ennio.core.plugins import PluginContext
 from ennio.plugins.tracker.linear import LinearTracker
 from ennio.plugins.tracker.local import LocalTracker
-from tests.helpers.linear_api import FakeLinear, LinearServer
+from tests.helpers.linear_api import FakeLinear, LinearServer, linear_server_fixture  # noqa: F401 (a fixture)
 
 START = datetime(2026, 2, 3, 10, 0, 0, tzinfo=UTC)
 
@@ -44,14 +44,6 @@ def issues_dir(repo: Path) -> Path:
     folder = repo / ".ennio" / "issues"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
-
-
-@pytest.fixture(scope="session")
-def linear_server() -> Iterator[LinearServer]:
-    server = LinearServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
