@@ -1,7 +1,8 @@
 """Fixtures for the contract suites: one harness per implementation of a slot.
 
 Notifiers: every built-in notifier against its far side (a recording notify-send, a server on
-127.0.0.1). Tracker implementations plug in by adding their name to ``TRACKERS`` and a fixture named
+127.0.0.1). Trackers: local (files in a real repo), linear (a schema-checked Linear API on 127.0.0.1).
+Tracker implementations plug in by adding their name to ``TRACKERS`` and a fixture named
 ``tracker_harness_<name>`` returning a :class:`TrackerHarness` (e.g. a GitHub tracker pointed at
 a GitHub-speaking server on 127.0.0.1).
 """
@@ -9,7 +10,7 @@ a GitHub-speaking server on 127.0.0.1).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from ennio.core.config import (
 )
 from ennio.core.plugins import Notifier, PluginContext, Slot, Tracker
 from ennio.services.registry import default_registry
+from tests.helpers.linear_api import FakeLinear, LinearServer, linear_server_fixture  # noqa: F401 (a fixture)
 from tests.helpers.notifiers import install_recording_program, recorded_calls
 
 
@@ -40,7 +42,7 @@ class TrackerHarness:
     missing_key: str
 
 
-TRACKERS = ["local"]
+TRACKERS = ["local", "linear"]
 
 
 @pytest.fixture(params=TRACKERS)
@@ -61,6 +63,32 @@ def tracker_harness_local(git_repo: Callable[..., Path], tmp_path: Path) -> Trac
         return tracker
 
     return TrackerHarness(make=make, missing_key="987654")
+
+
+@pytest.fixture
+def tracker_harness_linear(linear_server: LinearServer, tmp_path: Path) -> Iterator[TrackerHarness]:
+    """The Linear tracker against a schema-checked Linear API on 127.0.0.1 (labels exist, as Linear requires)."""
+    api = FakeLinear()
+    api.add_team("ENG", "Engineering")
+    for name in ("auth", "bug", "feature", "ui"):
+        api.add_label(name)
+    linear_server.attach(api)
+    project = ProjectConfig.model_validate(
+        {
+            "name": "app",
+            "path": str(tmp_path),
+            "tracker": {"provider": "linear", "team": "ENG", "api_key": api.api_key, "base_url": api.url},
+        }
+    )
+    plugin = default_registry().get(Slot.TRACKER, "linear")
+
+    def make() -> Tracker:
+        tracker: Tracker = plugin(project, PluginContext(data_dir=tmp_path / "data", clock=SystemClock()))
+        return tracker
+
+    yield TrackerHarness(make=make, missing_key="ENG-9999")
+    linear_server.attach(None)
+    assert api.rejected == [], f"queries Linear would reject: {api.rejected}"
 
 
 # --------------------------------------------------------------------------- notifiers
