@@ -6,18 +6,16 @@ import asyncio
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from ennio.core.clock import SystemClock
-from ennio.core.config import ProjectConfig
 from ennio.core.errors import Conflict, InvalidId, MissingTool, NotFound, UnsafeToDestroy, WorkspaceError
-from ennio.core.plugins import PluginContext, Slot, Workspace, WorkspaceInfo, WorkspaceSpec
+from ennio.core.plugins import PluginContext, Slot, Workspace, WorkspaceInfo
 from ennio.services.registry import default_registry
 from tests.helpers.git import commit_file, git
 from tests.helpers.wait import async_wait_for
-from tests.helpers.workspace import add_origin, head_branch, project_for, push_from_elsewhere, snapshot
+from tests.helpers.workspace import add_origin, head_branch, project_for, push_from_elsewhere, snapshot, spec
 
 KINDS = ["worktree", "clone"]
 PY = sys.executable
@@ -38,12 +36,6 @@ def root(data_dir: Path) -> Path:
 @pytest.fixture
 def repo(git_repo: Callable[..., Path]) -> Path:
     return git_repo("repo", files={"README.md": "# app\n", ".gitignore": ".env\nnode_modules/\n"})
-
-
-def spec(
-    project: ProjectConfig, root: Path, session: str = "app-1", branch: str = "feat/1-x", **kw: Any
-) -> WorkspaceSpec:
-    return WorkspaceSpec(project=project, session_id=session, branch=branch, root=root, **kw)
 
 
 async def test_is_a_workspace_plugin(ws: Workspace) -> None:

@@ -8,11 +8,18 @@ from pathlib import Path
 from typing import Any
 
 from ennio.core.config import ProjectConfig
+from ennio.core.plugins import WorkspaceSpec
 from tests.helpers.git import commit_file, git
 
 
 def project_for(repo: Path, **fields: Any) -> ProjectConfig:
     return ProjectConfig.model_validate({"name": "app", "path": str(repo), **fields})
+
+
+def spec(
+    project: ProjectConfig, root: Path, session: str = "app-1", branch: str = "feat/1-x", **fields: Any
+) -> WorkspaceSpec:
+    return WorkspaceSpec(project=project, session_id=session, branch=branch, root=root, **fields)
 
 
 def add_origin(repo: Path) -> Path:

@@ -79,13 +79,20 @@ class GitWorkspace:
 
     manifest: ClassVar[PluginManifest]
     kind: ClassVar[str]
+    #: whether ``git stash`` entries live in the workspace (and are lost with it)
+    owns_stash: ClassVar[bool] = False
 
     def __init__(self, ctx: PluginContext) -> None:
         self._ctx = ctx
         self._locks: dict[Path, asyncio.Lock] = {}
 
     def _lock(self, repo: Path) -> asyncio.Lock:
-        """Serialises fetch, branch checks and ref/config writes on one repository within this process."""
+        """Serialises the making of workspaces of one repository within this process.
+
+        Fetch, the branch checks and the ``worktree add``/``clone`` run under it, so two spawns never
+        both take one branch or folder and a rollback only ever removes what its own create made.
+        post_create (the slow part) runs outside it.
+        """
         return self._locks.setdefault(repo, asyncio.Lock())
 
     # ----------------------------------------------------------------------- create
@@ -95,10 +102,10 @@ class GitWorkspace:
         validate_branch_name(spec.branch)
         _git.require_git()
         repo = await _git.open_repo(spec.project.path)
-        path = self._target(spec, repo)
         undo = Undo()
         try:
             async with self._lock(repo.path):
+                path = self._target(spec, repo)
                 plan = await self._plan(spec, repo, path)
                 await self._make(plan, undo)
             linked = await asyncio.to_thread(link_and_copy, repo.path, path, spec.project)
@@ -247,6 +254,8 @@ class GitWorkspace:
             pending = await _git.unpushed(info.path, info.branch, info.base_branch or project.default_branch)
         except WorkspaceError as exc:
             return [*reasons, f"could not check it for unsaved work ({exc.message})"]
+        if self.owns_stash and (stashed := await _git.stash_count(info.path)):
+            reasons.append(f"{stashed} stashed change{'s' if stashed > 1 else ''} (git stash list)")
         if pending.commits:
             n = len(pending.commits)
             shown = "; ".join(pending.commits[:3]) + ("; …" if n > 3 else "")

@@ -87,7 +87,38 @@ async def fetch(repo: Repo) -> str | None:
     if repo.remote is None:
         return None
     done = await git(repo.path, "fetch", "--quiet", "--prune", "--", repo.remote, check=False, timeout=FETCH_TIMEOUT)
-    return None if done.ok else tail(done.stderr, 2)
+    return None if done.ok else redact(tail(done.stderr, 2))
+
+
+def redact(text: str) -> str:
+    """Hide credentials embedded in URLs (``https://user:token@host``)."""
+    return re.sub(r"://[^/@\s]+@", "://***@", text)
+
+
+async def set_origin(clone: Path, url: str, push_url: str | None) -> None:
+    """Point the clone's ``origin`` at ``url`` without putting the URL in an argv (it may hold a token)."""
+    await git(clone, "config", "--unset-all", "remote.origin.url")
+    await git(clone, "config", "--unset-all", "remote.origin.pushurl", check=False)
+    section = f'\n[remote "origin"]\n\turl = {_config_value(url)}\n'
+    if push_url and push_url != url:
+        section += f"\tpushurl = {_config_value(push_url)}\n"
+    _append(clone / ".git" / "config", section)
+
+
+def _append(path: Path, text: str) -> None:
+    with path.open("a") as fh:
+        fh.write(text)
+
+
+def _config_value(value: str) -> str:
+    if "\n" in value:
+        raise WorkspaceError("a remote URL must not contain a line break")
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+async def stash_count(workspace: Path) -> int:
+    out = await git(workspace, "stash", "list")
+    return len(out.stdout.splitlines())
 
 
 async def refs(cwd: Path, *names: str) -> dict[str, str]:

@@ -7,9 +7,7 @@ captured; ``post_create_timeout`` bounds all of them together, so a spawn never 
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import os
 import shlex
 import shutil
 import time
@@ -104,10 +102,3 @@ def _timed_out(command: str, budget: float) -> WorkspaceError:
         f"post_create command `{command}` timed out (post_create_timeout {budget:g}s covers all post_create commands)",
         hint="raise the project's post_create_timeout or make the commands faster",
     )
-
-
-async def prepare(repo: Path, workspace: Path, project: ProjectConfig, env: dict[str, str]) -> list[str]:
-    """Symlinks, copies, then post_create. Returns the symlinked paths (they are not the agent's work)."""
-    linked = await asyncio.to_thread(link_and_copy, repo, workspace, project)
-    await run_post_create(workspace, project, {**env, "PWD": os.fspath(workspace)})
-    return linked

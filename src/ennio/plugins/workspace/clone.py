@@ -34,6 +34,7 @@ class CloneWorkspace(GitWorkspace):
         description="A separate git clone of the project's repo on a new branch (objects hard-linked).",
     )
     kind: ClassVar[str] = "clone"
+    owns_stash: ClassVar[bool] = True
 
     async def _make(self, plan: Plan, undo: Undo) -> None:
         repo, path, branch = plan.repo, plan.path, plan.branch
@@ -60,11 +61,8 @@ class CloneWorkspace(GitWorkspace):
         repo, path = plan.repo, plan.path
         assert repo.remote is not None
         url = _git.absolute_url(repo.remotes[repo.remote], repo.path)
-        await _git.git(path, "remote", "set-url", "origin", url)
         push = await _git.git(repo.path, "remote", "get-url", "--push", "--", repo.remote)
-        push_url = _git.absolute_url(push.stdout.strip(), repo.path)
-        if push_url != url:
-            await _git.git(path, "remote", "set-url", "--push", "origin", push_url)
+        await _git.set_origin(path, url, _git.absolute_url(push.stdout.strip(), repo.path))
         await _git.git(
             path,
             "fetch",
