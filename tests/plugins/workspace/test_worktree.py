@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ennio.core.errors import Conflict, WorkspaceError
+from ennio.core.errors import Conflict, UnsafeToDestroy, WorkspaceError
 from ennio.core.plugins import WorkspaceInfo
 from ennio.plugins.workspace.worktree import WorktreeWorkspace
 from tests.helpers.git import commit_file, git
@@ -158,3 +158,19 @@ async def test_parallel_creates_of_one_branch_let_exactly_one_win(
     after = snapshot(repo, root)
     assert len(after.worktrees) == len(before.worktrees) + 1
     assert after.root_entries == [wins[0].path.name]
+
+
+async def test_broken_worktree_is_unsafe_until_forced(worktree: WorktreeWorkspace, repo: Path, root: Path) -> None:
+    project = project_for(repo)
+    info = await worktree.create(spec(project, root))
+    (info.path / ".git").write_text("gitdir: /nowhere/at/all\n")
+
+    reasons = await worktree.unsafe_reasons(info, project)
+    assert len(reasons) == 1 and reasons[0].startswith("could not check it for unsaved work")
+    with pytest.raises(UnsafeToDestroy):
+        await worktree.destroy(info, project)
+
+    await worktree.destroy(info, project, force=True)
+    assert not info.path.exists()
+    assert str(info.path) not in registered(repo)
+    assert git(repo, "branch", "--list", "feat/1-x") == ""

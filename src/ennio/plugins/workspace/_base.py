@@ -110,10 +110,11 @@ class GitWorkspace:
                 await self._make(plan, undo)
             linked = await asyncio.to_thread(link_and_copy, repo.path, path, spec.project)
             if linked:
-                await self._exclude(path, linked)
+                async with self._lock(repo.path):
+                    await self._exclude(path, linked)
             await run_post_create(path, spec.project, self._post_create_env(plan))
         except BaseException:
-            await asyncio.shield(undo.run())
+            await asyncio.shield(self._rollback(repo.path, undo))
             raise
         data: dict[str, Any] = {
             "repo": str(repo.path),
@@ -128,6 +129,10 @@ class GitWorkspace:
         return WorkspaceInfo(
             path=path, branch=spec.branch, base_branch=spec.project.default_branch, kind=self.kind, data=data
         )
+
+    async def _rollback(self, repo: Path, undo: Undo) -> None:
+        async with self._lock(repo):
+            await undo.run()
 
     def _target(self, spec: WorkspaceSpec, repo: _git.Repo) -> Path:
         root = Path(os.path.abspath(spec.root))
@@ -216,16 +221,18 @@ class GitWorkspace:
         raise NotImplementedError
 
     async def _exclude(self, workspace: Path, linked: list[str]) -> None:
-        """Keep our symlinks out of ``git add -A`` (``node_modules/`` in .gitignore does not match a symlink)."""
+        """Keep our symlinks out of ``git add -A`` (``node_modules/`` in .gitignore does not match a symlink).
+
+        Written to git's ``info/exclude``: the clone's own, or for a worktree the repo's shared one
+        (an anchored ``/path`` line per symlink that is not ignored already; the caller holds the lock).
+        """
         status = await _git.git(workspace, "status", "--porcelain=v1", "-z", "--untracked-files=all", "--", *linked)
         untracked = {item[3:].rstrip("/") for item in status.stdout.split("\0") if item.startswith("?? ")}
         shown = [rel for rel in linked if rel.rstrip("/") in untracked]
         if not shown:
             return
         common = await _git.git(workspace, "rev-parse", "--path-format=absolute", "--git-common-dir")
-        exclude = Path(common.stdout.strip()) / "info" / "exclude"
-        async with self._lock(Path(common.stdout.strip())):
-            await asyncio.to_thread(_append_excludes, exclude, shown)
+        await asyncio.to_thread(_append_excludes, Path(common.stdout.strip()) / "info" / "exclude", shown)
 
     def _post_create_env(self, plan: Plan) -> dict[str, str]:
         return {

@@ -17,6 +17,7 @@ from ennio import __version__
 from ennio.core.config import ProjectConfig
 from ennio.core.errors import WorkspaceError
 from ennio.core.plugins import PluginManifest, Slot, WorkspaceInfo
+from ennio.plugins._proc import tail
 from ennio.plugins.workspace import _git
 from ennio.plugins.workspace._base import GitWorkspace, Plan, Undo, remove_tree
 
@@ -64,7 +65,16 @@ class WorktreeWorkspace(GitWorkspace):
                 raise WorkspaceError(f"refusing to delete {info.path}: it is the repository's main working tree")
             if entry is not None:
                 extra = ["--force"] if entry.locked else []
-                await _git.git(repo.path, "worktree", "remove", "--force", *extra, str(info.path))
+                removed = await _git.git(
+                    repo.path, "worktree", "remove", "--force", *extra, str(info.path), check=False
+                )
+                if not removed.ok:
+                    if not force:
+                        raise WorkspaceError(
+                            f"git worktree remove {info.path} failed: {tail(removed.stderr)}",
+                            hint="destroy it with force to delete the folder anyway",
+                        )
+                    await remove_tree(info.path)  # a broken worktree: it is registered here, so it is ours
             elif info.path.exists():
                 raise WorkspaceError(
                     f"{info.path} is not a worktree of {repo.path}; not deleting it",
