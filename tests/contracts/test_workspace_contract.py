@@ -148,6 +148,9 @@ async def test_branch_that_exists_only_on_origin_counts_as_existing(
     assert git(info.path, "rev-parse", "--abbrev-ref", "@{upstream}") == "origin/feat/theirs"
     assert await ws.unsafe_reasons(info, project) == []
 
+    with pytest.raises(Conflict, match=f"already checked out at {info.path}"):
+        await ws.create(spec(project, root, "app-2", branch="feat/theirs", reuse_branch=True))
+
 
 async def test_reuse_of_a_branch_that_does_not_exist_creates_it(ws: Workspace, repo: Path, root: Path) -> None:
     info = await ws.create(spec(project_for(repo), root, branch="feat/new", reuse_branch=True))

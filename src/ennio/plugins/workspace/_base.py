@@ -178,13 +178,13 @@ class GitWorkspace:
                     f"branch {branch!r} already exists {where}",
                     hint="choose another branch name, or ask to reuse the existing branch",
                 )
+            holder = await self._checked_out_at(repo, spec)
+            if holder is not None:
+                raise Conflict(
+                    f"branch {branch!r} is already checked out at {holder}",
+                    hint="finish or destroy that workspace first (or switch it to another branch)",
+                )
             if local_branch in found:
-                holder = await self._checked_out_at(repo, spec)
-                if holder is not None:
-                    raise Conflict(
-                        f"branch {branch!r} is already checked out at {holder}",
-                        hint="finish or destroy that workspace first (or switch it to another branch)",
-                    )
                 mode, start_sha = "local", found[local_branch]
             else:
                 mode, start_sha = "remote", found[remote_branch]

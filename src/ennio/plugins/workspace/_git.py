@@ -86,7 +86,7 @@ async def fetch(repo: Repo) -> str | None:
     """Fetch the repo's remote; ``None`` when it worked, else the reason (work continues offline)."""
     if repo.remote is None:
         return None
-    done = await git(repo.path, "fetch", "--quiet", "--prune", "--", repo.remote, check=False, timeout=FETCH_TIMEOUT)
+    done = await git(repo.path, "fetch", "--quiet", "--", repo.remote, check=False, timeout=FETCH_TIMEOUT)
     return None if done.ok else redact(tail(done.stderr, 2))
 
 
