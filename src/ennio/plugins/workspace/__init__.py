@@ -1,0 +1,1 @@
+"""Workspace plugins: an isolated working directory on its own branch (``worktree``, ``clone``)."""
