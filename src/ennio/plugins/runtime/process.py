@@ -108,7 +108,7 @@ class ProcessRuntime:
         return answer
 
     def _socket_of(self, handle: RuntimeHandle) -> str:
-        socket = handle.data.get("socket")
+        socket = handle.data.get("socket") or (self._read_pid_file(handle.id) or {}).get("socket")
         return str(socket) if socket else str(self._socket_path(check_name(handle.id)))
 
     # ------------------------------------------------------------------ Runtime
@@ -193,6 +193,9 @@ class ProcessRuntime:
         timeout = self.echo_wait + self.enter_wait * self.max_enters + 10.0
         answer = await self._request(self._socket_of(handle), req, timeout)
         if answer is None:
+            info = self._read_pid_file(handle.id) or {}
+            if "exit_code" in info:
+                return SendResult(False, 0, f"the agent has exited (exit code {info['exit_code']})")
             return SendResult(False, 0, f"the agent {handle.id} is not running")
         return SendResult(bool(answer["delivered"]), int(answer["attempts"]), str(answer.get("detail", "")))
 
@@ -217,25 +220,29 @@ class ProcessRuntime:
         if answer is None and info is not None and "exit_code" not in info:
             await self._kill_orphan(info)  # the host died and left the agent running
         if info is not None:
-            await self._wait_host_gone(int(info.get("host_pid", -1)))
+            await self._wait_host_done(name, int(info.get("host_pid", -1)))
         for path in (self._pid_file(name), Path(socket), self.run_dir / f"{name}.host.log"):
             path.unlink(missing_ok=True)
 
     async def _kill_orphan(self, info: dict[str, Any]) -> None:
         pid = int(info.get("child_pid", -1))
-        if pid <= 0 or process_start_time(pid) != info.get("child_start"):
+        if not _same_process(pid, info.get("child_start")):
             return  # gone, or the pid now belongs to another process
         for sig in (signal.SIGTERM, signal.SIGKILL):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, sig)
             deadline = time.monotonic() + self.kill_grace
             # not our child: no event tells when it exits, so look every 50 ms
-            while process_start_time(pid) == info.get("child_start") and time.monotonic() < deadline:  # noqa: ASYNC110
+            while _same_process(pid, info.get("child_start")) and time.monotonic() < deadline:  # noqa: ASYNC110
                 await asyncio.sleep(0.05)
 
-    async def _wait_host_gone(self, host_pid: int) -> None:
+    async def _wait_host_done(self, name: str, host_pid: int) -> None:
+        """Until the host has written its last pid file (with the exit code) or is gone."""
         deadline = time.monotonic() + 5.0
-        while host_pid > 0 and _pid_exists(host_pid) and time.monotonic() < deadline:  # noqa: ASYNC110
+        while time.monotonic() < deadline:
+            info = self._read_pid_file(name)
+            if info is None or "exit_code" in info or not _pid_exists(host_pid):
+                return
             await asyncio.sleep(0.02)
 
     async def list_alive(self, prefix: str) -> list[str]:
@@ -277,11 +284,23 @@ def _read_tail(path: Path, size: int) -> str:
     return b"".join(chunks).decode(errors="replace")
 
 
+def _same_process(pid: int, start: object) -> bool:
+    """Whether ``pid`` still runs and is the process that started at ``start`` (not a reused pid)."""
+    return pid > 0 and process_start_time(pid) == start and _pid_exists(pid)
+
+
 def _pid_exists(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie waiting for init to reap it counts as gone)."""
+    if pid <= 0:
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state != "Z"
