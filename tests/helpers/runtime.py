@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,6 +20,8 @@ from tests.helpers.wait import async_wait_for, wait_for
 ECHO_AGENT = Path(__file__).with_name("echo_agent.py")
 TMUX_SOCKET_ENV = "ENNIO_TMUX_SOCKET"
 PROMPT = "agent> "
+#: resolved once, so teardown still finds tmux when a test has emptied PATH
+TMUX = shutil.which("tmux") or "tmux"
 
 
 def plugin_context(data_dir: Path) -> PluginContext:
@@ -72,7 +75,7 @@ def new_tmux_socket() -> str:
 
 
 def kill_tmux_server(socket: str) -> None:
-    subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True, check=False)
+    subprocess.run([TMUX, "-L", socket, "kill-server"], capture_output=True, check=False)
 
 
 @contextmanager

@@ -8,7 +8,7 @@ from ennio.core.errors import InvalidId, InvalidInput
 from ennio.core.plugins import LaunchSpec
 
 #: ``ennio-<instance>-<session id>`` may be longer than one id, so names get their own limit
-NAME_MAX_LENGTH = 128
+NAME_MAX_LENGTH = 140
 _NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
 _ENV_KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 

@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -153,28 +154,7 @@ class ProcessRuntime:
         )
 
     async def _launch_host(self, request: dict[str, Any], host_log: Path) -> dict[str, Any]:
-        err = os.open(host_log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        try:
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "ennio.plugins.runtime.ptyhost",
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=err,
-                start_new_session=True,
-            )
-        finally:
-            os.close(err)
-        assert proc.stdin is not None and proc.stdout is not None
-        proc.stdin.write(json.dumps(request).encode() + b"\n")
-        proc.stdin.close()
-        try:
-            line = await asyncio.wait_for(proc.stdout.readline(), 30.0)
-        except TimeoutError:
-            line = b""
-        finally:
-            await proc.wait()  # the first fork exits at once; the host lives on, adopted by init
+        line = await asyncio.to_thread(_run_host, json.dumps(request).encode() + b"\n", host_log)
         if not line:
             detail = host_log.read_text(errors="replace").strip().splitlines()[-1:] or ["no answer"]
             raise RuntimeFailure(f"the process runtime's host for {request['name']} failed: {detail[0]}")
@@ -263,6 +243,32 @@ class ProcessRuntime:
     def attach_command(self, handle: RuntimeHandle) -> list[str]:
         log = handle.data.get("log") or str(self.logs_dir / f"{check_name(handle.id)}.log")
         return ["tail", "-n", "200", "-F", str(log)]
+
+
+def _run_host(request: bytes, host_log: Path) -> bytes:
+    """Start the host and return its first line (``{"ok": …}`` or ``{"error": …}``).
+
+    The host forks away at once; its first child exits and is reaped here, and the host closes
+    its end of stdout once it is listening, so this returns as soon as the agent is reachable.
+    """
+    err = os.open(host_log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ennio.plugins.runtime.ptyhost"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            start_new_session=True,
+        )
+    finally:
+        os.close(err)
+    try:
+        out, _ = proc.communicate(request, timeout=30.0)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        return b""
+    return out.split(b"\n", 1)[0]
 
 
 def _read_tail(path: Path, size: int) -> str:
