@@ -75,7 +75,10 @@ def new_tmux_socket() -> str:
 
 
 def kill_tmux_server(socket: str) -> None:
+    """Stop the test's tmux server and remove its socket file (tmux leaves it behind)."""
     subprocess.run([TMUX, "-L", socket, "kill-server"], capture_output=True, check=False)
+    tmp = Path(os.environ.get("TMUX_TMPDIR") or "/tmp")
+    (tmp / f"tmux-{os.getuid()}" / socket).unlink(missing_ok=True)
 
 
 @contextmanager

@@ -151,7 +151,13 @@ class TmuxRuntime:
         text = clean_input(text)
         lock = self._locks.setdefault(handle.id, asyncio.Lock())
         async with lock:
-            return await self._send(handle, text, submit)
+            try:
+                return await self._send(handle, text, submit)
+            except RuntimeFailure:
+                now = await self._screen(handle)
+                if now is None or now.dead:  # the agent went away while we typed
+                    return SendResult(False, 0, f"the agent {handle.id} exited while the text was being sent")
+                raise
 
     async def _send(self, handle: RuntimeHandle, text: str, submit: bool) -> SendResult:
         socket, target = self._socket_of(handle), self._target(handle)
