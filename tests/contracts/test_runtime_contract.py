@@ -252,6 +252,21 @@ async def test_a_second_start_with_the_same_name_is_refused(runtime: Runtime, tm
     assert not (tmp_path / "other" / "start.json").exists()
 
 
+async def test_the_name_can_be_reused_once_the_agent_has_exited(runtime: Runtime, tmp_path: Path) -> None:
+    """Restore starts the agent again under the same name; the dead one's remains must not block it."""
+    first = await runtime.start(LaunchSpec(name(), [sys.executable, "-c", "print('first run')"], tmp_path))
+
+    async def exited() -> bool:
+        return not await runtime.alive(first)
+
+    await async_wait_for(exited, 10, what="the first run to exit")
+    out = tmp_path / "agent"
+    second = await start_echo(runtime, out)
+    assert await runtime.alive(second)
+    assert (await runtime.send(second, "second run")).delivered
+    assert wait_received(out, 1) == ["second run"]
+
+
 @pytest.mark.parametrize("bad", ["bad;name", "../up", "-dash", "has space", "x$(id)", "a:b", "a.b", "", "é"])
 async def test_bad_names_are_refused_before_anything_starts(runtime: Runtime, tmp_path: Path, bad: str) -> None:
     with pytest.raises(InvalidId):

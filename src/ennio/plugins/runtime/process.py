@@ -119,8 +119,11 @@ class ProcessRuntime:
         self.run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         socket = self._socket_path(spec.name)
         existing = self._read_pid_file(spec.name)
-        if existing is not None and await self._request(existing.get("socket", socket), {"op": "ping"}, 5.0):
-            raise Conflict(f"an agent named {spec.name} is already running", hint="destroy it first")
+        if existing is not None:
+            answer = await self._request(existing.get("socket", socket), {"op": "ping"}, 5.0)
+            if answer and answer.get("alive"):
+                raise Conflict(f"an agent named {spec.name} is already running", hint="destroy it first")
+            await self._wait_host_gone(int(existing.get("host_pid", -1)))  # its last writes must not hit ours
         for stale in (self._pid_file(spec.name), socket):
             stale.unlink(missing_ok=True)
         log_path = spec.log_path or self.logs_dir / f"{spec.name}.log"
@@ -200,7 +203,7 @@ class ProcessRuntime:
         if answer is None and info is not None and "exit_code" not in info:
             await self._kill_orphan(info)  # the host died and left the agent running
         if info is not None:
-            await self._wait_host_done(name, int(info.get("host_pid", -1)))
+            await self._wait_host_gone(int(info.get("host_pid", -1)))
         for path in (self._pid_file(name), Path(socket), self.run_dir / f"{name}.host.log"):
             path.unlink(missing_ok=True)
 
@@ -216,13 +219,10 @@ class ProcessRuntime:
             while _same_process(pid, info.get("child_start")) and time.monotonic() < deadline:  # noqa: ASYNC110
                 await asyncio.sleep(0.05)
 
-    async def _wait_host_done(self, name: str, host_pid: int) -> None:
-        """Until the host has written its last pid file (with the exit code) or is gone."""
+    async def _wait_host_gone(self, host_pid: int) -> None:
+        """Until the host has exited (it does within moments of its agent), at most 5 s."""
         deadline = time.monotonic() + 5.0
-        while time.monotonic() < deadline:
-            info = self._read_pid_file(name)
-            if info is None or "exit_code" in info or not _pid_exists(host_pid):
-                return
+        while _pid_exists(host_pid) and time.monotonic() < deadline:  # noqa: ASYNC110 - not our child
             await asyncio.sleep(0.02)
 
     async def list_alive(self, prefix: str) -> list[str]:

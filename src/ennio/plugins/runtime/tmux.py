@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -38,6 +39,7 @@ INSTALL_HINT = "install tmux: `apt-get install tmux` (Debian/Ubuntu), `brew inst
 #: single lines up to this long are typed with send-keys; anything else is pasted from a buffer
 SHORT_TEXT = 200
 _EXEC_SCRIPT = Path(_tmux_exec.__file__)
+_PANE_ID_RE = re.compile(r"%[0-9]+")
 _GONE_MARKERS = ("can't find", "no server running", "error connecting", "server exited")
 
 
@@ -113,14 +115,25 @@ class TmuxRuntime:
 
     @staticmethod
     def _target(handle: RuntimeHandle) -> str:
-        pane = handle.data.get("pane")
-        return str(pane) if pane else f"={check_name(handle.id)}:"
+        pane = str(handle.data.get("pane") or "")
+        return pane if _PANE_ID_RE.fullmatch(pane) else f"={check_name(handle.id)}:"
 
     # ------------------------------------------------------------------ Runtime
 
     async def start(self, spec: LaunchSpec) -> RuntimeHandle:
+        """Start the agent in a new session; a dead session of the same name (kept for its screen) is replaced."""
         check_spec(spec)
         self._tmux_path()
+        try:
+            return await self._start(spec)
+        except Conflict:
+            old = RuntimeHandle("tmux", spec.name, {"socket": self.socket})
+            if await self.alive(old):
+                raise
+            await self.destroy(old)
+            return await self._start(spec)
+
+    async def _start(self, spec: LaunchSpec) -> RuntimeHandle:
         run_dir = self._ctx.data_dir / "run" / "tmux"
         run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         spec_file = run_dir / f"{spec.name}.{os.getpid()}.{time.monotonic_ns()}.json"
