@@ -1,0 +1,1 @@
+"""Terminals: how a person reaches an agent's terminal."""

@@ -1,0 +1,181 @@
+"""tmux runtime specifics: its server, its names, its absence, copy mode, and the final screen."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ennio.core.errors import InvalidId, MissingTool, RuntimeFailure
+from ennio.core.ids import tmux_session_name
+from ennio.core.plugins import LaunchSpec, RuntimeHandle
+from ennio.plugins.runtime.tmux import TmuxRuntime, _arg, _probe, _Screen, _taken
+from tests.helpers.runtime import echo_spec, plugin_context, wait_ready, wait_received
+
+
+def tmux(socket: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["tmux", "-L", socket, *args], capture_output=True, text=True, check=False)
+
+
+async def test_session_lives_on_the_private_server_with_the_given_name(
+    tmux_runtime: TmuxRuntime, tmux_socket: str, tmp_path: Path
+) -> None:
+    name = tmux_session_name("abc123", "app-7")
+    handle = await tmux_runtime.start(echo_spec(name, tmp_path / "agent"))
+    assert handle.data["socket"] == tmux_socket
+    assert tmux(tmux_socket, "list-sessions", "-F", "#{session_name}").stdout.split() == [name]
+    options = tmux(tmux_socket, "show-options", "-w", "-t", f"={name}:", "remain-on-exit").stdout
+    assert options.strip() == "remain-on-exit on"
+    assert tmux_runtime.attach_command(handle) == ["tmux", "-L", tmux_socket, "attach-session", "-t", name]
+
+
+async def test_secrets_stay_out_of_tmux_environment_and_leave_no_file(
+    tmux_runtime: TmuxRuntime, tmux_socket: str, tmp_path: Path, data_dir: Path
+) -> None:
+    spec = echo_spec("ennio-t-1", tmp_path / "agent", env={"ENNIO_T_TOKEN": "s3cret-value"})
+    handle = await tmux_runtime.start(spec)
+    await wait_ready(tmux_runtime, handle)
+    assert "s3cret-value" not in tmux(tmux_socket, "show-environment", "-t", "=ennio-t-1").stdout
+    assert list((data_dir / "run" / "tmux").glob("*.json")) == []
+
+
+async def test_handle_keeps_reaching_its_own_server(
+    tmux_runtime: TmuxRuntime, tmux_socket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, data_dir: Path
+) -> None:
+    handle = await tmux_runtime.start(echo_spec("ennio-t-1", tmp_path / "agent"))
+    monkeypatch.delenv("ENNIO_TMUX_SOCKET")
+    other = TmuxRuntime(plugin_context(data_dir))
+    assert other.socket is None
+    assert await other.alive(handle)
+    await wait_ready(other, handle)
+
+
+async def test_send_reaches_a_pane_left_in_copy_mode(
+    tmux_runtime: TmuxRuntime, tmux_socket: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "agent"
+    handle = await tmux_runtime.start(echo_spec("ennio-t-1", out))
+    await wait_ready(tmux_runtime, handle)
+    assert tmux(tmux_socket, "copy-mode", "-t", "=ennio-t-1:").returncode == 0
+    assert tmux(tmux_socket, "display-message", "-p", "-t", "=ennio-t-1:", "#{pane_in_mode}").stdout.strip() == "1"
+    result = await tmux_runtime.send(handle, "after copy mode")
+    assert result.delivered
+    assert wait_received(out, 1) == ["after copy mode"]
+
+
+async def test_exec_failure_is_shown_on_the_dead_pane(tmux_runtime: TmuxRuntime, tmp_path: Path) -> None:
+    handle = await tmux_runtime.start(LaunchSpec("ennio-t-1", ["/nonexistent/agent-cli"], tmp_path))
+    screen = await wait_ready(tmux_runtime, handle, marker="cannot run")
+    assert "/nonexistent/agent-cli" in screen
+    assert not await tmux_runtime.alive(handle)
+
+
+async def test_output_of_a_destroyed_session_is_a_clear_error(tmux_runtime: TmuxRuntime, tmp_path: Path) -> None:
+    handle = await tmux_runtime.start(echo_spec("ennio-t-1", tmp_path / "agent"))
+    await tmux_runtime.destroy(handle)
+    with pytest.raises(RuntimeFailure, match="gone"):
+        await tmux_runtime.output(handle)
+    assert not (await tmux_runtime.send(handle, "hello")).delivered
+
+
+async def test_list_alive_without_a_server_is_empty(tmux_runtime: TmuxRuntime) -> None:
+    assert await tmux_runtime.list_alive("") == []
+    assert not await tmux_runtime.alive(RuntimeHandle("tmux", "ennio-t-1", {"socket": tmux_runtime.socket}))
+
+
+@pytest.mark.parametrize("bad", ["x;rm -rf ~", "a b", "$(id)", "-t", "../x", "a:b", "a.b", "`id`", "x" * 200])
+async def test_bad_session_names_are_refused_before_tmux_runs(
+    tmux_socket: str, data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bad: str
+) -> None:
+    runtime = TmuxRuntime(plugin_context(data_dir))
+    monkeypatch.setenv("PATH", str(tmp_path))  # were tmux run, this would be MissingTool instead
+    with pytest.raises(InvalidId, match="runtime session name"):
+        await runtime.start(echo_spec(bad, tmp_path / "agent"))
+    with pytest.raises(InvalidId):
+        await runtime.destroy(RuntimeHandle("tmux", bad))
+    with pytest.raises(InvalidId):
+        runtime.attach_command(RuntimeHandle("tmux", bad))
+
+
+async def test_missing_tmux_is_reported_with_an_install_hint(
+    tmux_socket: str, data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
+    runtime = TmuxRuntime(plugin_context(data_dir))
+    with pytest.raises(MissingTool, match="tmux is not installed") as caught:
+        await runtime.start(echo_spec("ennio-t-1", tmp_path / "agent"))
+    assert caught.value.hint and "apt-get install tmux" in caught.value.hint
+    with pytest.raises(MissingTool):
+        await runtime.alive(RuntimeHandle("tmux", "ennio-t-1"))
+    assert list((data_dir / "run").glob("**/*.json")) == []
+
+
+def test_socket_name_from_the_environment_is_validated(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENNIO_TMUX_SOCKET", "../other user")
+    with pytest.raises(InvalidId, match="ENNIO_TMUX_SOCKET"):
+        TmuxRuntime(plugin_context(data_dir))
+
+
+def test_default_server_when_no_socket_is_set(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ENNIO_TMUX_SOCKET", raising=False)
+    runtime = TmuxRuntime(plugin_context(data_dir))
+    handle = RuntimeHandle("tmux", "ennio-t-1", {"socket": None, "pane": "%1"})
+    assert runtime.attach_command(handle) == ["tmux", "attach-session", "-t", "ennio-t-1"]
+
+
+async def test_a_program_that_clears_its_input_counts_as_taken(
+    tmux_runtime: TmuxRuntime, tmux_socket: str, tmp_path: Path
+) -> None:
+    """A TUI that redraws its input box in place (cursor does not move) still counts as taking the text."""
+    script = (
+        "import os, sys, tty, termios\n"
+        "tty.setraw(0, termios.TCSANOW)\n"
+        "os.write(1, b'\\x1b[2J\\x1b[H> ')\n"
+        "buf = b''\n"
+        "while True:\n"
+        "    c = os.read(0, 1)\n"
+        "    if c == b'\\r':\n"
+        "        open('taken.txt', 'ab').write(buf + b'\\n'); buf = b''\n"
+        "        os.write(1, b'\\x1b[H\\x1b[2K> ')\n"
+        "    else:\n"
+        "        buf += c; os.write(1, c)\n"
+    )
+    handle = await tmux_runtime.start(LaunchSpec("ennio-t-1", [sys.executable, "-c", script], tmp_path))
+    await wait_ready(tmux_runtime, handle, marker=">")
+    result = await tmux_runtime.send(handle, "redraw me")
+    assert result.delivered and result.attempts == 1
+    assert (tmp_path / "taken.txt").read_text() == "redraw me\n"
+
+
+# ---------------------------------------------------------------------- pure helpers
+
+
+def screen(lines: list[str], cursor: tuple[int, int]) -> _Screen:
+    return _Screen("s", False, False, cursor, tuple(lines))
+
+
+def test_taken_rules() -> None:
+    typed = screen(["history", "> hello world", "status"], (13, 1))
+    assert not _taken(typed, typed, "hello world")
+    # the input line was cleared in place
+    assert _taken(typed, screen(["history", "> ", "status"], (13, 1)), "hello world")
+    # the cursor moved on (a line program printed its answer)
+    assert _taken(typed, screen(["> hello world", "answer", "> "], (2, 2)), "hello world")
+    # only an unrelated part of the screen changed (a clock): not taken
+    assert not _taken(typed, screen(["history", "> hello world", "status 12:01"], (13, 1)), "hello world")
+    # nothing of the text visible (folded paste): any change counts
+    folded = screen(["[Pasted text +40 lines]", ""], (0, 1))
+    assert not _taken(folded, folded, None)
+    assert _taken(folded, screen(["working…", ""], (0, 1)), None)
+
+
+def test_probe_and_argument_escaping() -> None:
+    assert _probe("first\nlast line here\n\n") == "last line here"
+    assert _probe("col\tvalue") == "value"
+    assert _probe("x" * 100) == "x" * 24
+    assert _probe("\n \n") is None
+    assert _arg("a;") == "a\\;"
+    assert _arg("a\\;") == "a\\\\;"
+    assert _arg(";x") == ";x"
