@@ -1,8 +1,8 @@
 """Plugin Protocols for the seven slots, and the values that cross them.
 
-A plugin is a class with a ``manifest`` (name, slot, version, description) whose constructor
-takes ``(settings, context)``: the slot's settings (a config model or ``None``) and a
-:class:`PluginContext`. Built-ins and third-party plugins are found through entry points
+A plugin is a class with a ``manifest`` (name, slot, version, description). Constructors by
+slot: agent/runtime/workspace/terminal ``cls(ctx)``; tracker/scm ``cls(project, ctx)``;
+notifier ``cls(name, settings, ctx)`` — ``ctx`` being a :class:`PluginContext`. Built-ins and third-party plugins are found through entry points
 (``ennio.agent``, ``ennio.runtime``, ...). Services talk to plugins only through these Protocols.
 """
 
