@@ -186,10 +186,11 @@ class _Root:
 
     def rateLimit(self, info: Any, dryRun: bool = False) -> dict[str, Any]:
         bucket = self.fake.bucket(self.token, "graphql")
+        remaining = max(0, bucket.remaining - self.cost)  # this query's cost is already spent
         return {
             "limit": bucket.limit,
-            "remaining": bucket.remaining,
-            "used": bucket.limit - bucket.remaining,
+            "remaining": remaining,
+            "used": bucket.limit - remaining,
             "resetAt": iso(bucket.reset_at),
             "cost": self.cost,
             "nodeCount": 0,

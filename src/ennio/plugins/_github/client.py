@@ -140,6 +140,12 @@ class GitHubClient:
             inner = exc.exc
             if isinstance(inner, EnnioError):
                 raise inner from None
+            if isinstance(inner, RequestFailed):  # failed inside the auth flow: the App's token request
+                raw = inner.response.raw_response
+                raise AuthError(
+                    f"GitHub refused a GitHub App installation token ({raw.status_code}: {_message(raw)})",
+                    hint="check app_id, installation_id and the private key; the app must be installed on the repo",
+                ) from None
             raise self.error(
                 f"could not reach GitHub at {self.base_url} while {what}: {inner}",
                 hint="check the network and scm.base_url",
