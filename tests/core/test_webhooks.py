@@ -108,7 +108,9 @@ def test_unfollowed_events_affect_nothing() -> None:
 
 
 def test_branch_names_ennio_could_not_have_made_are_ignored() -> None:
-    t = github_targets("pull_request", body({"pull_request": pr_payload(ref="weird branch;rm -rf"), "repository": REPO}))
+    t = github_targets(
+        "pull_request", body({"pull_request": pr_payload(ref="weird branch;rm -rf"), "repository": REPO})
+    )
     assert t.branches == frozenset() and t.pr_numbers == {7}
 
 

@@ -138,9 +138,11 @@ async def test_spent_primary_budget_raises_until_reset_without_calling_github(
     assert github.count() == 1  # the second call knew the budget was spent
 
 
-async def test_bad_token_is_an_auth_error_naming_github(github: FakeGitHub, make_client: Callable[..., GitHubClient]) -> None:
+async def test_bad_token_is_an_auth_error_naming_github(
+    github: FakeGitHub, make_client: Callable[..., GitHubClient]
+) -> None:
     client = make_client(token=SecretStr("ghp_wrong"))
-    with pytest.raises(AuthError, match="GitHub rejected the token .*Bad credentials.*expired"):
+    with pytest.raises(AuthError, match=r"GitHub rejected the token .*Bad credentials.*expired"):
         await get_repo(client)
     with pytest.raises(AuthError, match="GitHub rejected the token"):
         await client.graphql(RATE_QUERY, {}, "reading the rate limit")
@@ -204,9 +206,11 @@ async def test_github_app_installation_token(github: FakeGitHub, make_client: Ca
     pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()
-    public = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
     github.add_app(4242, 99, public)
     client = make_client(token=None, app=GitHubAppConfig(app_id=4242, installation_id=99, private_key=SecretStr(pem)))
     assert await get_repo(client) == REPO

@@ -21,28 +21,28 @@ FAST_RETRY = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05, max_wait=2
 
 
 @pytest.fixture
-def make_scm(
+async def make_scm(
     github: FakeGitHub,  # noqa: F811
     tmp_path: Path,
     data_dir: Path,
-) -> Callable[..., GitHubSCM]:
+) -> AsyncIterator[Callable[..., GitHubSCM]]:
     made: list[GitHubSCM] = []
 
-    def factory(project_repo: str | None = REPO, **settings: Any) -> GitHubSCM:
+    def factory(project_repo: str | None = REPO, path: Path | None = None, **settings: Any) -> GitHubSCM:
         settings.setdefault("token", SecretStr(TOKEN))
         settings.setdefault("base_url", github.base)
         settings.setdefault("repo", project_repo)
-        project = ProjectConfig(name="web", path=tmp_path, scm=GitHubSCMConfig(**settings))
+        project = ProjectConfig(name="storefront", path=path or tmp_path, scm=GitHubSCMConfig(**settings))
         ctx = PluginContext(data_dir=data_dir, clock=SystemClock(), extra={RETRY_KEY: FAST_RETRY})
         scm = GitHubSCM(project, ctx)
         made.append(scm)
         return scm
 
-    return factory
+    yield factory
+    for plugin in made:
+        await plugin.close()
 
 
 @pytest.fixture
-async def scm(make_scm: Callable[..., GitHubSCM]) -> AsyncIterator[GitHubSCM]:
-    plugin = make_scm()
-    yield plugin
-    await plugin.close()
+def scm(make_scm: Callable[..., GitHubSCM]) -> GitHubSCM:
+    return make_scm()
