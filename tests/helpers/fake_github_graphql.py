@@ -280,9 +280,15 @@ def _repository(fake: FakeGitHub, repo: FakeRepo) -> dict[str, Any]:
             "url": f"https://github.com/{repo.full_name}/issues/{found.number}",
         }
 
+    def issue_or_pull_request(info: Any, number: int) -> dict[str, Any]:
+        if number in repo.prs:
+            return _pull_request(fake, repo, repo.prs[number])
+        return issue(info, number)
+
     return {
         "__typename": "Repository",
         "id": f"R_{repo.id}",
+        "issueOrPullRequest": issue_or_pull_request,
         "name": repo.name,
         "nameWithOwner": repo.full_name,
         "pullRequest": pull_request,

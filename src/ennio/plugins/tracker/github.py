@@ -153,7 +153,7 @@ class GitHubTracker:
                 "  rateLimit { limit remaining resetAt cost }\n"
                 f"  repository(owner: $owner, name: $name) {{ {aliases} }}\n}}\n"
                 "fragment EnnioState on IssueOrPullRequest {\n"
-                "  ... on Issue { number state }\n  ... on PullRequest { number state }\n}\n"
+                "  ... on Issue { number issueState: state }\n  ... on PullRequest { number prState: state }\n}\n"
             )
             variables: dict[str, Any] = {"owner": repo.owner, "name": repo.name}
             variables.update({f"i{i}": n for i, n in enumerate(chunk)})
@@ -162,7 +162,8 @@ class GitHubTracker:
             for i, number in enumerate(chunk):
                 node = data.get(f"i{i}")
                 if node:
-                    found[number] = IssueState.OPEN if node.get("state") == "OPEN" else IssueState.CLOSED
+                    state = node.get("issueState") or node.get("prState")
+                    found[number] = IssueState.OPEN if state == "OPEN" else IssueState.CLOSED
         return {key: found[n] for key, n in numbers.items() if n in found}
 
     # ------------------------------------------------------------------ writing
