@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from ennio.plugins.github_tracker.github import GitHubTracker
+from ennio.plugins.tracker.github import GitHubTracker
 from pydantic import SecretStr
 
 from ennio.core.config import GitHubSCMConfig
@@ -90,7 +90,7 @@ async def test_configured_labels_always_apply(
     github.add_issue(REPO, "for ennio", labels=["ennio", "bug"])
     github.add_issue(REPO, "not for ennio", labels=["bug"])
     tracker = make_github_tracker(labels=["ennio"])
-    assert [i.title for i in await github_tracker.list_issues(IssueQuery(labels=["bug"]))] == ["for ennio"]
+    assert [i.title for i in await tracker.list_issues(IssueQuery(labels=["bug"]))] == ["for ennio"]
 
 
 async def test_issue_states_in_one_graphql_request(github: FakeGitHub, github_tracker: GitHubTracker) -> None:
