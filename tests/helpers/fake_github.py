@@ -581,6 +581,13 @@ class FakeGitHub:
             if fault.times > 0 and fault.pattern.search(f"{method} {path}"):
                 fault.times -= 1
                 return log(_json(fault.status, fault.body, fault.headers), False)
+        if path == "/_fake/stats":
+            stats = {
+                "requests": len(self.requests),
+                "counted": sum(r.counted for r in self.requests),
+                "problems": self.problems,
+            }
+            return _json(200, stats)
         if path.startswith("/_fake/logs/"):
             check = self._check_by_id(int(path.rsplit("/", 1)[1]))
             return log(Response(check.log if check else "", media_type="text/plain"), False)

@@ -281,3 +281,23 @@ async def test_bad_token_and_missing_repo(make_scm: Callable[..., GitHubSCM]) ->
         await make_scm(project_repo="acme/missing").snapshots(refs("feat/x"))
     with pytest.raises(NotFound, match="GitHub repository acme/missing not found"):
         await make_scm(project_repo="acme/missing").find_pr("feat/x")
+
+
+async def test_a_shrinking_budget_slows_polling_and_the_reserve_pauses_it(github: FakeGitHub, scm: GitHubSCM) -> None:
+    from ennio.core.pacing import is_paused, poll_delay
+
+    github.open_pr(REPO, "feat/18-budget")
+    await scm.snapshots(refs("feat/18-budget"))
+    healthy = scm.rate_budget()
+    assert healthy is not None and poll_delay(healthy, 30, scm.ctx.clock.now()) == 30
+
+    github.set_budget(TOKEN, "graphql", 1000, reset_in=1800)
+    await scm.snapshots(refs("feat/18-budget"))
+    low = scm.rate_budget()
+    assert low is not None and 30 < poll_delay(low, 30, scm.ctx.clock.now()) < 1800
+
+    github.set_budget(TOKEN, "graphql", 150, reset_in=600)
+    await scm.snapshots(refs("feat/18-budget"))
+    spent = scm.rate_budget()
+    assert spent is not None and is_paused(spent)
+    assert 590 < poll_delay(spent, 30, scm.ctx.clock.now()) <= 601

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from ennio.plugins.tracker.github import GitHubTracker
 from pydantic import SecretStr
 
 from ennio.core.config import GitHubSCMConfig
 from ennio.core.errors import AuthError, InvalidInput, NotFound
 from ennio.core.plugins import Issue, IssueQuery, IssueState, Tracker
+from ennio.plugins.tracker.github import GitHubTracker
 from tests.helpers.fake_github import REPO, TOKEN, FakeGitHub
 
 
