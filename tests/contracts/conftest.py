@@ -1,7 +1,8 @@
 """Fixtures for the contract suites: one harness per implementation of a slot.
 
 Notifiers: every built-in notifier against its far side (a recording notify-send, a server on
-127.0.0.1). Trackers: local (files in a real repo), linear (a schema-checked Linear API on 127.0.0.1).
+127.0.0.1). Trackers: local (files in a real repo), linear (a schema-checked Linear API on 127.0.0.1),
+github (the fake GitHub on 127.0.0.1: REST checked by githubkit's models, GraphQL run on GitHub's schema).
 Tracker implementations plug in by adding their name to ``TRACKERS`` and a fixture named
 ``tracker_harness_<name>`` returning a :class:`TrackerHarness` (e.g. a GitHub tracker pointed at
 a GitHub-speaking server on 127.0.0.1).
@@ -30,6 +31,7 @@ from ennio.core.config import (
 )
 from ennio.core.plugins import Notifier, PluginContext, Slot, Tracker
 from ennio.services.registry import default_registry
+from tests.helpers.fake_github import REPO, TOKEN, FakeGitHub, github  # noqa: F401 (a fixture)
 from tests.helpers.linear_api import FakeLinear, LinearServer, linear_server_fixture  # noqa: F401 (a fixture)
 from tests.helpers.notifiers import install_recording_program, recorded_calls
 
@@ -42,7 +44,7 @@ class TrackerHarness:
     missing_key: str
 
 
-TRACKERS = ["local", "linear"]
+TRACKERS = ["local", "linear", "github"]
 
 
 @pytest.fixture(params=TRACKERS)
@@ -89,6 +91,25 @@ def tracker_harness_linear(linear_server: LinearServer, tmp_path: Path) -> Itera
     yield TrackerHarness(make=make, missing_key="ENG-9999")
     linear_server.attach(None)
     assert api.rejected == [], f"queries Linear would reject: {api.rejected}"
+
+
+@pytest.fixture
+def tracker_harness_github(github: FakeGitHub, tmp_path: Path) -> TrackerHarness:  # noqa: F811
+    """The GitHub tracker against the fake GitHub (its fixture fails the test on impossible traffic)."""
+    project = ProjectConfig.model_validate(
+        {
+            "name": "app",
+            "path": str(tmp_path),
+            "tracker": {"provider": "github", "repo": REPO, "token": TOKEN, "base_url": github.base},
+        }
+    )
+    plugin = default_registry().get(Slot.TRACKER, "github")
+
+    def make() -> Tracker:
+        tracker: Tracker = plugin(project, PluginContext(data_dir=tmp_path / "data", clock=SystemClock()))
+        return tracker
+
+    return TrackerHarness(make=make, missing_key="987654")
 
 
 # --------------------------------------------------------------------------- notifiers

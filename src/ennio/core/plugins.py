@@ -454,6 +454,12 @@ class RateBudget:
     limit: int
     remaining: int
     reset_at: datetime | None = None
+    #: requests kept back for people and reactions; polling pauses below this
+    reserve: int = 0
+    #: what one reconcile pass (one ``snapshots`` call for every session) spent last time
+    pass_cost: int = 1
+    #: which budget this is ("graphql", "core", …), for display
+    resource: str = ""
 
 
 @runtime_checkable

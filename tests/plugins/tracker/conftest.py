@@ -1,19 +1,22 @@
-"""Fixtures for tracker tests: a real git repository with a local tracker; a schema-checked Linear API on 127.0.0.1."""
+"""Fixtures for tracker tests: a real git repository with a local tracker; schema-checked Linear and GitHub APIs on 127.0.0.1."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
-from ennio.core.clock import ManualClock
-from ennio.core.config import ProjectConfig
+from ennio.core.clock import ManualClock, SystemClock
+from ennio.core.config import GitHubSCMConfig, GitHubTrackerConfig, ProjectConfig
 from ennio.core.plugins import PluginContext
+from ennio.plugins.tracker.github import GitHubTracker
 from ennio.plugins.tracker.linear import LinearTracker
 from ennio.plugins.tracker.local import LocalTracker
+from tests.helpers.fake_github import REPO, TOKEN, FakeGitHub, github  # noqa: F401 (a fixture)
 from tests.helpers.linear_api import FakeLinear, LinearServer, linear_server_fixture  # noqa: F401 (a fixture)
 
 START = datetime(2026, 2, 3, 10, 0, 0, tzinfo=UTC)
@@ -88,3 +91,31 @@ def make_linear(linear_api: FakeLinear, tmp_path: Path, data_dir: Path, sleeps: 
         return LinearTracker(project, PluginContext(data_dir=data_dir, clock=ManualClock()), sleep=sleeps)
 
     return make
+
+
+@pytest.fixture
+async def make_github_tracker(
+    github: FakeGitHub,  # noqa: F811
+    tmp_path: Path,
+    data_dir: Path,
+) -> AsyncIterator[Callable[..., GitHubTracker]]:
+    made: list[GitHubTracker] = []
+
+    def factory(scm: GitHubSCMConfig | None = None, **settings: Any) -> GitHubTracker:
+        if scm is None:
+            settings.setdefault("token", SecretStr(TOKEN))
+        settings.setdefault("base_url", github.base)
+        settings.setdefault("repo", REPO)
+        project = ProjectConfig(name="storefront", path=tmp_path, tracker=GitHubTrackerConfig(**settings), scm=scm)
+        tracker = GitHubTracker(project, PluginContext(data_dir=data_dir, clock=SystemClock()))
+        made.append(tracker)
+        return tracker
+
+    yield factory
+    for tracker in made:
+        await tracker.close()
+
+
+@pytest.fixture
+def github_tracker(make_github_tracker: Callable[..., GitHubTracker]) -> GitHubTracker:
+    return make_github_tracker()

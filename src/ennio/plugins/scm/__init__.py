@@ -1,0 +1,1 @@
+"""SCM plugins: GitHub, local."""
