@@ -116,6 +116,20 @@ def to_sqlite_time(value: datetime) -> str:
     return f"{u.year:04d}-{u.month:02d}-{u.day:02d} {u.hour:02d}:{u.minute:02d}:{u.second:02d}.{u.microsecond:06d}"
 
 
+def event_to_sqlite_row(event: Event) -> tuple[Any, ...]:
+    """``events`` columns after ``seq``, as SQLAlchemy's SQLite dialect would store them."""
+    return (
+        event.id,
+        event.type.value,
+        event.priority.value,
+        event.project_id,
+        event.session_id,
+        to_sqlite_time(event.timestamp),
+        event.message,
+        dumps_json(event.data),
+    )
+
+
 def from_sqlite_time(text: str | None) -> datetime | None:
     if text is None:
         return None
