@@ -5,7 +5,6 @@ Stdlib only, so :mod:`ennio.db.fastread` can use it without importing SQLAlchemy
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -17,7 +16,6 @@ Dialect = Literal["sqlite", "postgresql"]
 
 _SQLITE_SCHEMES = ("sqlite", "sqlite+aiosqlite", "sqlite+pysqlite")
 _PG_SCHEMES = ("postgresql", "postgres", "postgresql+asyncpg", "postgresql+psycopg", "postgresql+psycopg2")
-_PASSWORD_RE = re.compile(r"(://[^:/@]*:)[^@]*@")
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +33,16 @@ class DatabaseUrl:
 
 
 def redact(url: str) -> str:
-    return _PASSWORD_RE.sub(r"\1***@", url)
+    """``url`` with the password (everything between the user's ``:`` and the host's ``@``) hidden."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    netloc, slash, path = rest.partition("/")
+    userinfo, at, host = netloc.rpartition("@")
+    if not at or ":" not in userinfo:
+        return url
+    user = userinfo.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}{slash}{path}"
 
 
 def resolve_url(url: str | None, data_dir: Path) -> DatabaseUrl:
