@@ -171,7 +171,7 @@ class EventBus:
         self._sinks = (*self._sinks, sink)
 
     def remove_sink(self, sink: Sink) -> None:
-        self._sinks = tuple(s for s in self._sinks if s is not sink)
+        self._sinks = tuple(s for s in self._sinks if s != sink)  # == : bound methods are new objects each time
 
     @property
     def subscriber_count(self) -> int:

@@ -184,9 +184,18 @@ class EventService:
         batch_size: int = 500,
         flush_interval: float = 0.05,
         max_buffer: int = 100_000,
+        retry_initial: float = 0.2,
+        retry_max: float = 5.0,
     ) -> None:
         self.bus = bus or EventBus()
-        self.log = EventLogWriter(store, batch_size=batch_size, flush_interval=flush_interval, max_buffer=max_buffer)
+        self.log = EventLogWriter(
+            store,
+            batch_size=batch_size,
+            flush_interval=flush_interval,
+            max_buffer=max_buffer,
+            retry_initial=retry_initial,
+            retry_max=retry_max,
+        )
         self.bus.add_sink(self.log.submit)
         self._started = False
 
