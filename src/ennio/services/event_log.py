@@ -1,4 +1,4 @@
-"""Writing every published event to the database event log, and the bus + log wiring (EventService).
+"""Writing every published event to the database event log, and the bus + log (+ NATS) wiring, EventService.
 
 The writer is a bus sink: ``submit`` only appends to a buffer (publishers never wait on the
 database); one task writes the buffer in order, in batches of up to ``batch_size`` or whatever
@@ -16,10 +16,13 @@ import logging
 from collections import deque
 from collections.abc import Sequence
 from types import TracebackType
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ennio.core.events import Event, EventFilter
 from ennio.services.event_bus import EventBus, Subscription
+
+if TYPE_CHECKING:
+    from ennio.nats.publisher import NatsEventPublisher
 
 log = logging.getLogger(__name__)
 
@@ -171,9 +174,10 @@ class EventLogWriter:
 
 
 class EventService:
-    """The bus with the event log attached: what the daemon and the CLI start and stop.
+    """The bus with the event log attached (and NATS when ``nats_url`` is given): what the daemon and
+    the CLI start and stop.
 
-    ``publish`` goes to the log writer (every event) and to matching subscribers.
+    ``publish`` goes to the log writer (every event), to NATS, and to matching subscribers.
     """
 
     def __init__(
@@ -186,6 +190,7 @@ class EventService:
         max_buffer: int = 100_000,
         retry_initial: float = 0.2,
         retry_max: float = 5.0,
+        nats_url: str | None = None,
     ) -> None:
         self.bus = bus or EventBus()
         self.log = EventLogWriter(
@@ -197,11 +202,17 @@ class EventService:
             retry_max=retry_max,
         )
         self.bus.add_sink(self.log.submit)
-        self._started = False
+        self.nats: NatsEventPublisher | None = None
+        if nats_url:
+            from ennio.nats.publisher import NatsEventPublisher
+
+            self.nats = NatsEventPublisher(nats_url)
+            self.bus.add_sink(self.nats.submit)
 
     async def start(self) -> None:
         self.log.start()
-        self._started = True
+        if self.nats is not None:
+            self.nats.start()
 
     def publish(self, event: Event) -> None:
         self.bus.publish(event)
@@ -216,8 +227,10 @@ class EventService:
         """Write out the log, then end every subscription."""
         await self.log.close(timeout)
         self.bus.remove_sink(self.log.submit)
+        if self.nats is not None:
+            await self.nats.close()
+            self.bus.remove_sink(self.nats.submit)
         self.bus.close()
-        self._started = False
 
     async def __aenter__(self) -> EventService:
         await self.start()

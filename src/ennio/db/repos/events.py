@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from ennio.core.events import Event, EventType, Priority
 from ennio.db.codec import (
@@ -20,6 +20,8 @@ from ennio.db.repos._base import Repository, upsert_insert
 from ennio.db.schema import events
 
 _COLUMNS = [events.c[name] for name in EVENT_COLUMNS]
+#: pg_advisory_xact_lock key serialising event log appends ("ennio-log" in ASCII, truncated to 63 bits).
+_PG_LOG_LOCK = 0x656E6E696F2D6C6F
 _SQLITE_INSERT = (
     "INSERT OR IGNORE INTO events (event_id, type, priority, project_id, session_id, occurred_at, message, data)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
@@ -41,6 +43,9 @@ class EventRepository(Repository):
             return
         rows = [event_to_values(event) for event in batch]
         async with self._access.write() as conn:
+            # One log writer at a time (held until commit), so seq order is commit order and a
+            # reader following the log with after_seq never skips a batch committed late.
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOG_LOCK})
             stmt = upsert_insert(conn, events).on_conflict_do_nothing(index_elements=["event_id"])
             await conn.execute(stmt, rows)
 
