@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
@@ -119,3 +120,28 @@ async def test_sqlite_fast_insert_stores_what_sqlalchemy_would(data_dir) -> None
     assert rows[0] == rows[1]
     assert json.loads(rows[0][4]) == {"ü": [1, 2.5, None]}
     assert rows[0][2] == "2026-03-01 11:00:00.000000"
+
+
+async def test_a_follower_sees_every_event_once_while_two_writers_append(db: Database, reopen) -> None:  # type: ignore[no-untyped-def]
+    other = await reopen()
+    writers = [db, other]
+    batches = [[Event.of(E.STATUS_CHANGED, f"w{w}-b{b}-{i}") for i in range(5)] for w in range(2) for b in range(10)]
+    seen: list[str] = []
+
+    async def write(w: int) -> None:
+        for batch in batches[w * 10 : (w + 1) * 10]:
+            await writers[w].events.append_many(batch)
+
+    async def follow() -> None:
+        after = 0
+        while len(seen) < 100:
+            got = await db.events.query(after_seq=after, limit=7)
+            seen.extend(s.event.message for s in got)
+            after = got[-1].seq if got else after
+            await asyncio.sleep(0)
+
+    try:
+        await asyncio.wait_for(asyncio.gather(write(0), write(1), follow()), 60)
+    finally:
+        await other.close()
+    assert sorted(seen) == sorted(e.message for batch in batches for e in batch)
