@@ -193,3 +193,12 @@ def test_bad_sizes_are_refused() -> None:
         EventLogWriter(None, batch_size=0)  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         EventLogWriter(None, batch_size=10, max_buffer=5)  # type: ignore[arg-type]
+
+
+async def test_close_without_start_still_writes_what_was_submitted(db: Database) -> None:
+    writer = EventLogWriter(db.events)
+    events = make_events(3)
+    for event in events:
+        writer.submit(event)
+    await writer.close()
+    assert await logged(db) == events

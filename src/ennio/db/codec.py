@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
+from ennio.core.errors import InvalidInput
 from ennio.core.events import Event, EventType, Priority
 from ennio.core.session import Session
 from ennio.db.records import StoredEvent
@@ -98,6 +99,11 @@ def event_to_values(event: Event) -> dict[str, Any]:
         "message": event.message,
         "data": event.data,
     }
+
+
+def check_limit(limit: int) -> None:
+    if limit < 0:
+        raise InvalidInput(f"limit must be 0 or more, got {limit}")
 
 
 def priorities_at_least(minimum: Priority) -> list[str]:

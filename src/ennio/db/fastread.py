@@ -24,6 +24,7 @@ from ennio.db.codec import (
     SESSION_COLUMNS,
     SESSION_JSON_COLUMNS,
     SESSION_TIME_COLUMNS,
+    check_limit,
     event_from_values,
     from_sqlite_json,
     from_sqlite_time,
@@ -117,6 +118,7 @@ class FastReader:
         newest_first: bool = False,
     ) -> list[StoredEvent]:
         """Same as ``Database.events.query``."""
+        check_limit(limit)
         clauses: list[str] = []
         params: list[object] = []
         if session_id is not None:

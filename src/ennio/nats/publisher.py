@@ -12,6 +12,7 @@ NATS being down never stops Ennio: the publisher reconnects in the background an
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections import deque
@@ -87,10 +88,8 @@ class NatsEventPublisher:
     async def close(self, timeout: float = 5.0) -> None:
         """Publish what is queued (within ``timeout``, if connected), then disconnect."""
         if self.connected:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await self.flush(timeout)
-            except TimeoutError:
-                pass
         if self._buffer:
             log.warning("NATS: %d events not published at shutdown", len(self._buffer))
             self.dropped += len(self._buffer)

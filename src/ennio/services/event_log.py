@@ -112,6 +112,8 @@ class EventLogWriter:
         (database down), logging how many events were not written."""
         self._accepting = False
         self._closing = True
+        if self._task is None and self.pending:
+            self.start()  # never started: still write what was submitted
         self._wake.set()
         task, self._task = self._task, None
         if task is None:

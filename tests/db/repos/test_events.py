@@ -145,3 +145,10 @@ async def test_a_follower_sees_every_event_once_while_two_writers_append(db: Dat
     finally:
         await other.close()
     assert sorted(seen) == sorted(e.message for batch in batches for e in batch)
+
+
+async def test_negative_limit_is_refused(db: Database) -> None:
+    from ennio.core.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match="limit"):
+        await db.events.query(limit=-1)

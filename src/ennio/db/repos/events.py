@@ -10,6 +10,7 @@ from sqlalchemy import func, select, text
 from ennio.core.events import Event, EventType, Priority
 from ennio.db.codec import (
     EVENT_COLUMNS,
+    check_limit,
     event_from_values,
     event_to_sqlite_row,
     event_to_values,
@@ -65,6 +66,7 @@ class EventRepository(Repository):
     ) -> builtins.list[StoredEvent]:
         """Events matching every filter given, by ``seq``: the first ``limit`` after ``after_seq``, or
         with ``newest_first`` the latest ``limit`` (newest first)."""
+        check_limit(limit)
         query = select(*_COLUMNS)
         if session_id is not None:
             query = query.where(events.c.session_id == session_id)
