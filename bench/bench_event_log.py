@@ -116,7 +116,9 @@ def main() -> None:
     print(f"rows: {n}, batch: {BATCH}, runs: 3 (median), SQLite {sqlite3.sqlite_version}")
     print(f"raw sqlite3.executemany: {raw_rate:>10,.0f} rows/s  (baseline, same run)")
     print(f"EventService -> log:     {writer_rate:>10,.0f} rows/s")
-    print(f"ratio writer / raw: {ratio:.2f} (target >= {TARGET_RATIO}) -> {'MET' if ratio >= TARGET_RATIO else 'NOT MET'}")
+    print(
+        f"ratio writer / raw: {ratio:.2f} (target >= {TARGET_RATIO}) -> {'MET' if ratio >= TARGET_RATIO else 'NOT MET'}"
+    )
 
 
 if __name__ == "__main__":
