@@ -1,0 +1,182 @@
+"""Read-only access to the SQLite database with the stdlib ``sqlite3`` module, for fast CLI start-up.
+
+``import sqlalchemy`` alone costs more than a CLI command may take to start, so the two hot reads
+(``ennio status`` / ``session list``, and ``ennio events``) use this module when the database is the
+SQLite file. Each function returns exactly what the matching repository method returns (a test
+checks that on the same database). Use :meth:`FastReader.open`; when it returns ``None`` (PostgreSQL,
+no database yet, or a schema that needs migrating) go through :func:`ennio.db.open_database`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from urllib.parse import quote
+
+from ennio.core.errors import StorageError
+from ennio.core.events import EventType, Priority
+from ennio.core.session import Session, SessionStatus
+from ennio.db.codec import (
+    EVENT_COLUMNS,
+    SESSION_COLUMNS,
+    SESSION_JSON_COLUMNS,
+    SESSION_TIME_COLUMNS,
+    check_limit,
+    event_from_values,
+    from_sqlite_json,
+    from_sqlite_time,
+    priorities_at_least,
+    session_from_values,
+)
+from ennio.db.records import StoredEvent
+from ennio.db.revision import HEAD_REVISION, VERSION_TABLE
+from ennio.db.urls import resolve_url
+
+# Built from constant column names only; every value goes in as a "?" parameter.
+_SESSION_SELECT = "SELECT " + ", ".join(f'"{c}"' for c in SESSION_COLUMNS) + " FROM sessions"  # noqa: S608
+_EVENT_SELECT = "SELECT " + ", ".join(EVENT_COLUMNS) + " FROM events"  # noqa: S608
+_JSON_INDEXES = [i for i, c in enumerate(SESSION_COLUMNS) if c in SESSION_JSON_COLUMNS]
+_TIME_INDEXES = [i for i, c in enumerate(SESSION_COLUMNS) if c in SESSION_TIME_COLUMNS]
+
+
+class FastReader:
+    """A read-only connection to the SQLite database file."""
+
+    def __init__(self, path: Path, connection: sqlite3.Connection) -> None:
+        self.path = path
+        self._conn = connection
+
+    @classmethod
+    def open(cls, url: str | None, data_dir: Path) -> FastReader | None:
+        """A reader for the SQLite database at ``url`` (default ``data_dir/ennio.db``), or ``None`` when
+        this fast path does not apply: PostgreSQL, no database file yet, or a schema not at head."""
+        db_url = resolve_url(url, data_dir)
+        path = db_url.sqlite_path
+        if path is None or not path.is_file():
+            return None
+        try:
+            conn = sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True, timeout=5.0)
+        except sqlite3.Error:
+            return None
+        try:
+            revision = conn.execute(f"SELECT version_num FROM {VERSION_TABLE}").fetchone()  # noqa: S608
+        except sqlite3.Error:
+            revision = None
+        if revision is None or revision[0] != HEAD_REVISION:
+            conn.close()
+            return None
+        return cls(path, conn)
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> FastReader:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def list_sessions(
+        self, project_id: str | None = None, statuses: Iterable[SessionStatus | str] | None = None
+    ) -> list[Session]:
+        """Same as ``Database.sessions.list``."""
+        clauses: list[str] = []
+        params: list[object] = []
+        if project_id is not None:
+            clauses.append("project_id = ?")
+            params.append(project_id)
+        if statuses is not None:
+            values = [SessionStatus(s).value for s in statuses]
+            clauses.append(_in("status", values))
+            params.extend(values)
+        sql = _SESSION_SELECT + _where(clauses) + " ORDER BY created_at, id"
+        rows = self._fetch(sql, params)
+        result = []
+        for row in rows:
+            values_row = list(row)
+            for i in _JSON_INDEXES:
+                values_row[i] = from_sqlite_json(values_row[i])
+            for i in _TIME_INDEXES:
+                values_row[i] = from_sqlite_time(values_row[i])
+            result.append(session_from_values(dict(zip(SESSION_COLUMNS, values_row, strict=True))))
+        return result
+
+    def query_events(
+        self,
+        *,
+        session_id: str | None = None,
+        project_id: str | None = None,
+        types: Iterable[EventType | str] | None = None,
+        min_priority: Priority | str | None = None,
+        after_seq: int | None = None,
+        limit: int = 100,
+        newest_first: bool = False,
+    ) -> list[StoredEvent]:
+        """Same as ``Database.events.query``."""
+        check_limit(limit)
+        clauses: list[str] = []
+        params: list[object] = []
+        if session_id is not None:
+            clauses.append("session_id = ?")
+            params.append(session_id)
+        if project_id is not None:
+            clauses.append("project_id = ?")
+            params.append(project_id)
+        if types is not None:
+            type_values = [EventType(t).value for t in types]
+            clauses.append(_in("type", type_values))
+            params.extend(type_values)
+        if min_priority is not None and Priority(min_priority) is not Priority.INFO:
+            priority_values = priorities_at_least(Priority(min_priority))
+            clauses.append(_in("priority", priority_values))
+            params.extend(priority_values)
+        if after_seq is not None:
+            clauses.append("seq > ?")
+            params.append(after_seq)
+        sql = _EVENT_SELECT + _where(clauses) + (" ORDER BY seq DESC" if newest_first else " ORDER BY seq") + " LIMIT ?"
+        params.append(limit)
+        result = []
+        for seq, event_id, type_, priority, project, session, occurred_at, message, data in self._fetch(sql, params):
+            stored = event_from_values(
+                seq,
+                event_id,
+                type_,
+                priority,
+                project,
+                session,
+                from_sqlite_time(occurred_at),  # type: ignore[arg-type]  # a NOT NULL column
+                message,
+                from_sqlite_json(data),
+            )
+            if stored is not None:
+                result.append(stored)
+        return result
+
+    def last_seq(self) -> int:
+        """Same as ``Database.events.last_seq``."""
+        row = self._fetch("SELECT max(seq) FROM events", [])[0]
+        return int(row[0] or 0)
+
+    def _fetch(self, sql: str, params: list[object]) -> list[Any]:
+        try:
+            return self._conn.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise StorageError(
+                f"cannot read the database {self.path}: {exc}",
+                hint="check the file; `ennio doctor` tests the database",
+            ) from exc
+
+
+def _in(column: str, values: list[str]) -> str:
+    if not values:
+        return "0"
+    return f"{column} IN ({', '.join('?' * len(values))})"
+
+
+def _where(clauses: list[str]) -> str:
+    return " WHERE " + " AND ".join(clauses) if clauses else ""

@@ -1,0 +1,1 @@
+"""Alembic migrations, applied by ``ennio.db.open_database`` (never by the ``alembic`` command)."""

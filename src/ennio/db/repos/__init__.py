@@ -1,0 +1,1 @@
+"""One repository per table group; each method is one short transaction."""

@@ -1,0 +1,1 @@
+"""NATS: publishing Ennio's events to NATS subjects for other processes and machines."""
