@@ -167,8 +167,13 @@ async def test_output_shows_the_last_lines(runtime: Runtime, tmp_path: Path) -> 
     text = await wait_ready(runtime, handle, marker="[received #2")
     assert "first message" in text and "second message" in text
     assert "\x1b" not in text
-    last = await runtime.output(handle, 1)
-    assert last.strip() == PROMPT.strip()
+
+
+    async def prompt_on_last_line() -> bool:
+        return (await runtime.output(handle, 1)).strip() == PROMPT.strip()
+
+    # the agent prints its prompt again just after reporting the message
+    await async_wait_for(prompt_on_last_line, 10, what="the prompt on the last line")
     assert len((await runtime.output(handle, 3)).splitlines()) == 3
 
 

@@ -97,6 +97,8 @@ class ProcessRuntime:
             writer.write(json.dumps(req).encode() + b"\n")
             await writer.drain()
             line = await asyncio.wait_for(reader.readline(), timeout)
+        except (ConnectionResetError, BrokenPipeError):
+            return None  # the host was shutting down as we connected: same as no host
         except (OSError, TimeoutError) as exc:
             raise RuntimeFailure(f"the process runtime's host at {socket} did not answer: {exc!r}") from None
         finally:

@@ -71,6 +71,7 @@ class Host:
         self.bracketed_paste = False
         self._tail = b""
         self.exited = asyncio.Event()
+        self.drained = asyncio.Event()
         self.exit_code: int | None = None
         self.send_lock = asyncio.Lock()
         self.listening = asyncio.Event()
@@ -239,7 +240,8 @@ class Host:
             req = json.loads(line) if line else {}
             op = req.get("op")
             if op == "ping":
-                reply: dict[str, Any] = {"alive": not self.exited.is_set(), "child_pid": self.child_pid}
+                # alive until the last output is in the log, so a reader never misses the final screen
+                reply: dict[str, Any] = {"alive": not self.drained.is_set(), "child_pid": self.child_pid}
             elif op == "send":
                 reply = await self.send(req)
             elif op == "kill":
@@ -276,6 +278,8 @@ class Host:
         with contextlib.suppress(OSError):
             while data := os.read(self.master, 65536):
                 self._log(data)
+        self.log.flush()
+        self.drained.set()
         self.write_pid_file(exit_code=self.exit_code, exited_at=time.time())
         server.close()
         self.socket_path.unlink(missing_ok=True)
