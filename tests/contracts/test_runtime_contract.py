@@ -168,7 +168,6 @@ async def test_output_shows_the_last_lines(runtime: Runtime, tmp_path: Path) -> 
     assert "first message" in text and "second message" in text
     assert "\x1b" not in text
 
-
     async def prompt_on_last_line() -> bool:
         return (await runtime.output(handle, 1)).strip() == PROMPT.strip()
 
