@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ennio.core.plugins import AgentLaunch
-from tests.helpers.model_servers import ModelServer
+from tests.helpers.model_servers import ModelServer, Reply
 from tests.helpers.tmux import Pane, TmuxServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -95,6 +95,8 @@ def prepare_codex(home: Path, server: ModelServer, trusted: Sequence[Path] = ())
         lines += [f"[projects.{json.dumps(str(p))}]", 'trust_level = "trusted"']
     (codex_home / "config.toml").write_text("\n".join(lines) + "\n")
     env["FAKE_OPENAI_KEY"] = "sk-fake"
+    # Codex names each thread with a side request asking for JSON; answer those apart from the script
+    server.rule(lambda r: "codex_output_schema" in r.text(), default=Reply(text='{"title": "Ennio test task"}'))
     return env
 
 

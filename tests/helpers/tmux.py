@@ -76,6 +76,12 @@ class Pane:
         """Type ``text`` literally (no key names), without pressing Enter."""
         self.server.tmux("send-keys", "-t", self.name, "-l", text)
 
+    def submit(self, text: str, timeout: float = 30.0) -> None:
+        """Type one line, wait until it shows in the program's input, then press Enter."""
+        self.type(text)
+        self.wait_screen(text, timeout=timeout, what=f"typed text {text!r} on screen")
+        self.send_keys("Enter")
+
     def wait_screen(
         self, test: str | re.Pattern[str] | Callable[[str], bool], timeout: float = 60.0, what: str | None = None
     ) -> str:

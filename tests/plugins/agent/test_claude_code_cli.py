@@ -110,8 +110,7 @@ def test_launch_runs_interactive_session_that_works_then_waits(
     pane2 = start_launch(tmux, restored, workspace, env)
     pane2.wait_screen("The fix is small; done.", timeout=60)  # the old conversation is shown
     model_server.script(Reply(text="Still here, continuing."))
-    pane2.type("Please continue")
-    pane2.send_keys("Enter")
+    pane2.submit("Please continue")
     follow_up = model_server.wait_for_text("Please continue", timeout=60)
     assert "Fix add() in calc.py so it returns the sum" in follow_up.text()
     _wait_state(agent, pane2, workspace, home, launch.resume_id, ActivityState.READY)
