@@ -14,9 +14,10 @@ import os
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from ennio.core.plugins import AgentLaunch
-from tests.helpers.model_servers import ModelServer, Reply
+from tests.helpers.model_servers import CHAT, ModelServer, RecordedRequest, Reply
 from tests.helpers.tmux import Pane, TmuxServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -124,9 +125,28 @@ def prepare_opencode(home: Path, server: ModelServer) -> dict[str, str]:
     return env
 
 
+#: what aider (through litellm's price table) knows about the fake model: it then prints costs, and
+#: does not stop on an "unknown model" question
+FAKE_MODEL_PRICES = {
+    "fake-model": {
+        "litellm_provider": "openai",
+        "mode": "chat",
+        "max_input_tokens": 128000,
+        "max_output_tokens": 16384,
+        "max_tokens": 16384,
+        "input_cost_per_token": 0.000003,
+        "output_cost_per_token": 0.000015,
+    }
+}
+
+
 def prepare_aider(home: Path, server: ModelServer) -> dict[str, str]:
-    """aider: the OpenAI-compatible server as its API base; no network look-ups for model prices."""
+    """aider: the OpenAI-compatible server as its API base, and a price table that knows the fake model
+    (aider's cache of litellm's table, so it never downloads it)."""
     env = base_env(home)
+    caches = home / ".aider" / "caches"
+    caches.mkdir(parents=True, exist_ok=True)
+    (caches / "model_prices_and_context_window.json").write_text(json.dumps(FAKE_MODEL_PRICES))
     env.update(
         OPENAI_API_BASE=server.v1,
         OPENAI_API_KEY="sk-fake",
@@ -168,3 +188,33 @@ def save_fixture_file(folder: Path, name: str, source: Path) -> None:
     target = folder / name
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(source, target)
+
+
+# ---------------------------------------------------------------------- aider end to end
+
+#: agent settings that make aider talk to the fake server and apply whole-file edits
+AIDER_TEST_MODEL = "openai/fake-model"
+AIDER_TEST_PASSTHROUGH = ["--edit-format", "whole"]
+
+
+def is_aider_commit_message_request(request: RecordedRequest) -> bool:
+    return request.api == CHAT and "one-line Git commit messages" in request.text()
+
+
+def whole_file_edit(path: str, content: str, text: str = "Here is the updated file.", **reply: Any) -> Reply:
+    """A reply in aider's ``whole`` edit format: some text, then the file name and its full new content."""
+    body = content if content.endswith("\n") else content + "\n"
+    return Reply(text=f"{text}\n\n{path}\n```\n{body}```\n", **reply)
+
+
+def script_aider_edit(
+    server: ModelServer, path: str, content: str, *, commit_message: str = "Fix the task", **reply: Any
+) -> Reply:
+    """Script one aider turn that rewrites ``path`` with ``content``, and the commit message aider asks for.
+
+    Returns the edit reply (pass ``hold=threading.Event()`` to keep aider "working" until it is set).
+    """
+    edit = whole_file_edit(path, content, **reply)
+    server.rule(is_aider_commit_message_request, default=Reply(text=commit_message))
+    server.script(edit)
+    return edit

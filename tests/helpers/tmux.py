@@ -76,6 +76,12 @@ class Pane:
         """Type ``text`` literally (no key names), without pressing Enter."""
         self.server.tmux("send-keys", "-t", self.name, "-l", text)
 
+    def paste(self, text: str) -> None:
+        """Paste ``text`` as one bracketed paste (newlines stay text), the way a runtime types a long prompt."""
+        buffer = f"b{uuid.uuid4().hex[:8]}"
+        self.server.tmux("set-buffer", "-b", buffer, "--", text)
+        self.server.tmux("paste-buffer", "-p", "-d", "-b", buffer, "-t", self.name)
+
     def submit(self, text: str, timeout: float = 30.0) -> None:
         """Type one line, wait until it shows in the program's input, then press Enter."""
         self.type(text)

@@ -15,10 +15,12 @@ import pytest
 
 from ennio.core.clock import ManualClock
 from ennio.core.config import AgentConfig, ProjectConfig
-from ennio.core.plugins import ActivityProbe, AgentContext, PluginContext
+from ennio.core.plugins import ActivityProbe, Agent, AgentContext, PluginContext
+from ennio.core.session import ActivityState
 from tests.helpers.agent_cli import save_fixture, save_fixture_file, tool_path
 from tests.helpers.model_servers import ModelServer
 from tests.helpers.tmux import Pane, TmuxServer
+from tests.helpers.wait import wait_for
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -87,6 +89,30 @@ def live_probe(
         home=home,
         resume_id=resume_id,
     )
+
+
+def wait_state(
+    agent: Agent,
+    pane: Pane,
+    workspace: Path,
+    home: Path,
+    want: ActivityState,
+    *,
+    resume_id: str | None = None,
+    timeout: float = 90,
+) -> None:
+    """Wait until the agent's detector reads ``want`` on the live pane; on timeout show the screen and reading."""
+    last: list[str] = [""]
+
+    def check() -> bool:
+        reading = agent.detect_activity(live_probe(pane, workspace, home, resume_id))
+        last[0] = f"{reading.state} ({reading.detail})"
+        return reading.state is want
+
+    try:
+        wait_for(check, timeout=timeout, interval=0.3, what=f"{want}")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; last reading {last[0]}\n--- screen ---\n{pane.screen()}") from None
 
 
 @dataclass

@@ -15,8 +15,7 @@ from ennio.plugins.agent.claude_code import ClaudeCodeAgent, encode_project_dir
 from tests.helpers.agent_cli import prepare_claude, start_launch
 from tests.helpers.model_servers import ModelServer, Reply, ToolCall
 from tests.helpers.tmux import Pane, TmuxServer
-from tests.helpers.wait import wait_for
-from tests.plugins.agent.conftest import live_probe, recorder
+from tests.plugins.agent.conftest import live_probe, recorder, wait_state
 
 pytestmark = pytest.mark.agents
 REC = recorder("claude-code")
@@ -26,17 +25,6 @@ BULKY = frozenset({"attachment", "api-request-shape", "api-request-blob", "api-r
 
 def _state(agent: ClaudeCodeAgent, pane: Pane, workspace: Path, home: Path, resume_id: str | None) -> ActivityState:
     return agent.detect_activity(live_probe(pane, workspace, home, resume_id)).state
-
-
-def _wait_state(
-    agent: ClaudeCodeAgent, pane: Pane, workspace: Path, home: Path, resume_id: str | None, want: ActivityState
-) -> None:
-    wait_for(
-        lambda: _state(agent, pane, workspace, home, resume_id) is want,
-        timeout=60,
-        interval=0.3,
-        what=f"claude to be {want}; screen:\n{pane.screen()}",
-    )
 
 
 def _status_files(home: Path) -> list[Path]:
@@ -70,7 +58,7 @@ def test_launch_runs_interactive_session_that_works_then_waits(
     assert request.body["model"] == "claude-sonnet-4-5"
     assert request.stream
     assert "Always run the tests before committing." in str(request.body["system"])
-    _wait_state(agent, pane, workspace, home, launch.resume_id, ActivityState.ACTIVE)
+    wait_state(agent, pane, workspace, home, ActivityState.ACTIVE, resume_id=launch.resume_id)
     screen = pane.screen()
     assert "unknown option" not in screen.lower()
     REC.screen("active", screen)
@@ -78,7 +66,7 @@ def test_launch_runs_interactive_session_that_works_then_waits(
 
     hold.set()
     pane.wait_screen("The fix is small; done.")
-    _wait_state(agent, pane, workspace, home, launch.resume_id, ActivityState.READY)
+    wait_state(agent, pane, workspace, home, ActivityState.READY, resume_id=launch.resume_id)
     transcript = home / ".claude" / "projects" / encode_project_dir(workspace) / f"{launch.resume_id}.jsonl"
     assert transcript.is_file()
     reading = agent.detect_activity(live_probe(pane, workspace, home, None))
@@ -113,7 +101,7 @@ def test_launch_runs_interactive_session_that_works_then_waits(
     pane2.submit("Please continue")
     follow_up = model_server.wait_for_text("Please continue", timeout=60)
     assert "Fix add() in calc.py so it returns the sum" in follow_up.text()
-    _wait_state(agent, pane2, workspace, home, launch.resume_id, ActivityState.READY)
+    wait_state(agent, pane2, workspace, home, ActivityState.READY, resume_id=launch.resume_id)
 
 
 def test_permission_prompt_is_waiting_input(
@@ -139,7 +127,7 @@ def test_permission_prompt_is_waiting_input(
     pane = start_launch(tmux, launch, workspace, env)
 
     pane.wait_screen("Do you want to proceed?", timeout=60)
-    _wait_state(agent, pane, workspace, home, launch.resume_id, ActivityState.WAITING_INPUT)
+    wait_state(agent, pane, workspace, home, ActivityState.WAITING_INPUT, resume_id=launch.resume_id)
     assert not (workspace / "out.txt").exists()
     REC.screen("permission", pane.screen())
     REC.files("permission", home=home, workspace=workspace, home_files=_status_files(home), resume_id=launch.resume_id)
@@ -149,7 +137,7 @@ def test_permission_prompt_is_waiting_input(
     assert (workspace / "out.txt").read_text() == "sum\n"
     result = model_server.api_requests()[-1]
     assert "tool_result" in result.text()
-    _wait_state(agent, pane, workspace, home, launch.resume_id, ActivityState.READY)
+    wait_state(agent, pane, workspace, home, ActivityState.READY, resume_id=launch.resume_id)
 
 
 def test_untrusted_folder_and_bypass_dialogs_wait_for_a_person(
@@ -180,7 +168,7 @@ def test_untrusted_folder_and_bypass_dialogs_wait_for_a_person(
     REC.screen("bypass-accept", pane2.screen())
     pane2.send_keys("Down", "Enter")
     model_server.wait_for_text("Say hi", timeout=60)
-    _wait_state(agent, pane2, workspace, home2, bypass.resume_id, ActivityState.READY)
+    wait_state(agent, pane2, workspace, home2, ActivityState.READY, resume_id=bypass.resume_id)
 
 
 def test_auth_error_and_rate_limit_are_blocked(
@@ -198,7 +186,7 @@ def test_auth_error_and_rate_limit_are_blocked(
     launch = agent.launch(agent_ctx("Say hi", env={"CLAUDE_CODE_MAX_RETRIES": "0"}))
     pane = start_launch(tmux, launch, workspace, env)
     pane.wait_screen("Invalid API key", timeout=60)
-    _wait_state(agent, pane, workspace, home, launch.resume_id, ActivityState.BLOCKED)
+    wait_state(agent, pane, workspace, home, ActivityState.BLOCKED, resume_id=launch.resume_id)
     transcript = home / ".claude" / "projects" / encode_project_dir(workspace) / f"{launch.resume_id}.jsonl"
     REC.screen("auth-error", pane.screen())
     REC.files(
@@ -218,5 +206,5 @@ def test_auth_error_and_rate_limit_are_blocked(
     launch2 = agent.launch(agent_ctx("rate me"))
     pane2 = start_launch(tmux, launch2, workspace, env2)
     pane2.wait_screen("retrying in", timeout=60)
-    _wait_state(agent, pane2, workspace, home2, launch2.resume_id, ActivityState.BLOCKED)
+    wait_state(agent, pane2, workspace, home2, ActivityState.BLOCKED, resume_id=launch2.resume_id)
     REC.screen("rate-limit-retrying", pane2.screen())

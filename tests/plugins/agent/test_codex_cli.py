@@ -16,8 +16,7 @@ from tests.helpers.agent_cli import prepare_codex, start_launch
 from tests.helpers.git import git
 from tests.helpers.model_servers import ModelServer, Reply, ToolCall
 from tests.helpers.tmux import Pane, TmuxServer
-from tests.helpers.wait import wait_for
-from tests.plugins.agent.conftest import live_probe, recorder
+from tests.plugins.agent.conftest import live_probe, recorder, wait_state
 
 pytestmark = pytest.mark.agents
 REC = recorder("codex")
@@ -33,15 +32,6 @@ def worktree(workspace: Path, tmp_path: Path) -> Path:
 
 def _state(agent: CodexAgent, pane: Pane, ws: Path, home: Path, resume_id: str | None = None) -> ActivityState:
     return agent.detect_activity(live_probe(pane, ws, home, resume_id)).state
-
-
-def _wait_state(agent: CodexAgent, pane: Pane, ws: Path, home: Path, want: ActivityState) -> None:
-    wait_for(
-        lambda: _state(agent, pane, ws, home) is want,
-        timeout=60,
-        interval=0.3,
-        what=f"codex to be {want}; screen:\n{pane.screen()}",
-    )
 
 
 def _rollouts(home: Path) -> list[Path]:
@@ -77,14 +67,14 @@ def test_launch_runs_interactive_session_in_a_worktree(
     assert request.body["model"] == "gpt-fake-2"
     assert request.body["reasoning"]["effort"] == "low"
     assert "Always run the tests before committing." in request.text()
-    _wait_state(agent, pane, worktree, home, ActivityState.ACTIVE)
+    wait_state(agent, pane, worktree, home, ActivityState.ACTIVE)
     REC.screen("active", pane.screen())
     [rollout] = _rollouts(home)
     REC.files("active", home=home, workspace=worktree, home_files=[rollout])
 
     hold.set()
     pane.wait_screen("The fix is small; done.")
-    _wait_state(agent, pane, worktree, home, ActivityState.READY)
+    wait_state(agent, pane, worktree, home, ActivityState.READY)
     reading = agent.detect_activity(live_probe(pane, worktree, home))
     assert reading.resume_id is not None
     assert reading.resume_id in rollout.name
@@ -137,7 +127,7 @@ def test_approval_request_is_waiting_input(
     agent = CodexAgent(plugin_ctx)
     launch = agent.launch(agent_ctx("Write out.txt", permissions="ask"))
     pane = start_launch(tmux, launch, workspace, env)
-    _wait_state(agent, pane, workspace, home, ActivityState.WAITING_INPUT)
+    wait_state(agent, pane, workspace, home, ActivityState.WAITING_INPUT)
     assert not (workspace / "out.txt").exists()
     REC.screen("approval", pane.screen())
     REC.files("approval", home=home, workspace=workspace, home_files=_rollouts(home))
@@ -145,7 +135,7 @@ def test_approval_request_is_waiting_input(
     pane.send_keys("Enter")  # the first choice approves
     pane.wait_screen("Wrote out.txt.", timeout=60)
     assert (workspace / "out.txt").read_text() == "sum\n"
-    _wait_state(agent, pane, workspace, home, ActivityState.READY)
+    wait_state(agent, pane, workspace, home, ActivityState.READY)
 
 
 @pytest.mark.parametrize(
@@ -171,6 +161,6 @@ def test_auth_and_quota_errors_are_blocked(
     agent = CodexAgent(plugin_ctx)
     launch = agent.launch(agent_ctx("Say hi"))
     pane = start_launch(tmux, launch, workspace, env)
-    _wait_state(agent, pane, workspace, home, ActivityState.BLOCKED)
+    wait_state(agent, pane, workspace, home, ActivityState.BLOCKED)
     REC.screen(name, pane.screen())
     REC.files(name, home=home, workspace=workspace, home_files=_rollouts(home))
