@@ -122,6 +122,8 @@ def prepare_opencode(home: Path, server: ModelServer) -> dict[str, str]:
     }
     (config_dir / "opencode.json").write_text(json.dumps(config, indent=1))
     env.update(OPENCODE_DISABLE_MODELS_FETCH="1", OPENCODE_DISABLE_AUTOUPDATE="1", OPENCODE_DISABLE_LSP_DOWNLOAD="1")
+    # OpenCode names each session with a side request; answer those apart from the script
+    server.rule(lambda r: "You are a title generator" in r.text(), default=Reply(text="Ennio test task"))
     return env
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -196,12 +198,16 @@ def load_scenario(agent: str, name: str, tmp_path: Path) -> Scenario:
     screen = (folder / f"{name}.screen.txt").read_text()
     meta_path = folder / name / "meta.json"
     home = tmp_path / "home"
-    home.mkdir(exist_ok=True)
+    home.mkdir(parents=True, exist_ok=True)
     if not meta_path.exists():
         return Scenario(screen, home, tmp_path / "workspace", None, None)
     meta = json.loads(meta_path.read_text())
     if (folder / name / "home").is_dir():
         shutil.copytree(folder / name / "home", home, dirs_exist_ok=True)
+        for dump in home.rglob("*.db.sql"):  # databases are recorded as SQL text
+            with closing(sqlite3.connect(dump.with_suffix(""))) as db:
+                db.executescript(dump.read_text())
+            dump.unlink()
     workspace = Path(meta["workspace"])
     if (folder / name / "workspace").is_dir():
         # files that live in the workspace (aider's history) are probed in a copy at a temporary path
