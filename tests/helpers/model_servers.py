@@ -181,6 +181,11 @@ class ModelServer:
             self.rules.append(rule)
         return rule
 
+    def _record(self, request: RecordedRequest) -> None:
+        with self._lock:
+            self.requests.append(request)
+            self._changed.notify_all()
+
     def _next_reply(self, request: RecordedRequest) -> Reply:
         with self._lock:
             self.requests.append(request)
@@ -236,7 +241,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         path = self.path.split("?", 1)[0].rstrip("/")
-        self.model_server.requests.append(RecordedRequest("GET", self.path, dict(self.headers), None, None))
+        self.model_server._record(RecordedRequest("GET", self.path, dict(self.headers), None, None))
         if path.endswith("/models"):
             model = self.model_server.model
             self._json(
@@ -262,7 +267,7 @@ class _Handler(BaseHTTPRequestHandler):
             api = None
         request = RecordedRequest("POST", self.path, dict(self.headers), body, api)
         if api is None:
-            self.model_server.requests.append(request)
+            self.model_server._record(request)
             if "count_tokens" in self.path:
                 self._json(200, {"input_tokens": 100})
             else:

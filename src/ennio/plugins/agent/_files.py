@@ -32,6 +32,20 @@ def parse_time(value: object) -> datetime | None:
     return None
 
 
+def as_int(value: object) -> int:
+    """A token count from someone else's file: numbers (or numeric text) as int, anything else 0."""
+    if isinstance(value, bool):
+        return 0
+    if isinstance(value, int | float):
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(float(value))
+        except ValueError:
+            return 0
+    return 0
+
+
 def mtime(path: Path) -> datetime | None:
     try:
         return datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)

@@ -33,7 +33,7 @@ from ennio.core.plugins import (
 from ennio.core.session import ActivityState
 from ennio.plugins.agent import _screen
 from ennio.plugins.agent._base import AgentBase, Signal
-from ennio.plugins.agent._files import JsonlFollower, mtime, parse_time, read_jsonl_tail
+from ennio.plugins.agent._files import JsonlFollower, as_int, mtime, parse_time, read_jsonl_tail
 
 PERMISSION_MODES = {
     "ask": "manual",
@@ -181,7 +181,7 @@ class ClaudeCodeAgent(AgentBase):
         workspace = str(probe.workspace_path)
         for entry in entries:
             try:
-                data = json.loads(entry.read_text())
+                data = json.loads(entry.read_text(errors="replace"))
             except (OSError, ValueError):
                 continue
             if not isinstance(data, dict):
@@ -264,10 +264,10 @@ class ClaudeCodeAgent(AgentBase):
             for entry in new:
                 _tally(tally, entry)
             for usage in tally.messages.values():
-                total.input_tokens += int(usage.get("input_tokens") or 0)
-                total.output_tokens += int(usage.get("output_tokens") or 0)
-                total.cache_read_tokens += int(usage.get("cache_read_input_tokens") or 0)
-                total.cache_write_tokens += int(usage.get("cache_creation_input_tokens") or 0)
+                total.input_tokens += as_int(usage.get("input_tokens"))
+                total.output_tokens += as_int(usage.get("output_tokens"))
+                total.cache_read_tokens += as_int(usage.get("cache_read_input_tokens"))
+                total.cache_write_tokens += as_int(usage.get("cache_creation_input_tokens"))
             if tally.costs:
                 cost = (cost or 0.0) + sum(tally.costs.values())
             total.model = tally.model or total.model

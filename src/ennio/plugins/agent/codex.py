@@ -34,7 +34,7 @@ from ennio.core.plugins import (
 from ennio.core.session import ActivityState
 from ennio.plugins.agent import _screen
 from ennio.plugins.agent._base import AgentBase, Signal
-from ennio.plugins.agent._files import JsonlFollower, mtime, parse_time, read_jsonl_head, read_jsonl_tail
+from ennio.plugins.agent._files import JsonlFollower, as_int, mtime, parse_time, read_jsonl_head, read_jsonl_tail
 
 PERMISSION_FLAGS = {
     # read-only sandbox: every edit or command that writes asks first
@@ -223,13 +223,13 @@ class CodexAgent(AgentBase):
         if state.total is None:
             return Usage(model=state.model)
         total = state.total
-        cached = int(total.get("cached_input_tokens") or 0)
+        cached = as_int(total.get("cached_input_tokens"))
         return Usage(
             model=state.model,
-            input_tokens=max(0, int(total.get("input_tokens") or 0) - cached),
-            output_tokens=int(total.get("output_tokens") or 0),
+            input_tokens=max(0, as_int(total.get("input_tokens")) - cached),
+            output_tokens=as_int(total.get("output_tokens")),
             cache_read_tokens=cached,
-            cache_write_tokens=int(total.get("cache_write_input_tokens") or 0),
+            cache_write_tokens=as_int(total.get("cache_write_input_tokens")),
         )
 
 

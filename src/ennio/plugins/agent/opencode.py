@@ -33,7 +33,7 @@ from ennio.core.plugins import (
 from ennio.core.session import ActivityState
 from ennio.plugins.agent import _screen
 from ennio.plugins.agent._base import RULES_FILE, AgentBase, Signal
-from ennio.plugins.agent._files import parse_time
+from ennio.plugins.agent._files import as_int, parse_time
 
 PERMISSIONS: dict[str, dict[str, str]] = {
     "ask": {"edit": "ask", "bash": "ask", "webfetch": "ask"},
@@ -189,10 +189,10 @@ class OpenCodeAgent(AgentBase):
         cost = session.get("cost")
         return Usage(
             model=model or None,
-            input_tokens=int(session.get("tokens_input") or 0),
-            output_tokens=int(session.get("tokens_output") or 0) + int(session.get("tokens_reasoning") or 0),
-            cache_read_tokens=int(session.get("tokens_cache_read") or 0),
-            cache_write_tokens=int(session.get("tokens_cache_write") or 0),
+            input_tokens=as_int(session.get("tokens_input")),
+            output_tokens=as_int(session.get("tokens_output")) + as_int(session.get("tokens_reasoning")),
+            cache_read_tokens=as_int(session.get("tokens_cache_read")),
+            cache_write_tokens=as_int(session.get("tokens_cache_write")),
             cost_usd=float(cost) if isinstance(cost, int | float) else None,
         )
 
