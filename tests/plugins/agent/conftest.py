@@ -19,7 +19,7 @@ from ennio.core.clock import ManualClock
 from ennio.core.config import AgentConfig, ProjectConfig
 from ennio.core.plugins import ActivityProbe, Agent, AgentContext, PluginContext
 from ennio.core.session import ActivityState
-from tests.helpers.agent_cli import save_fixture, save_fixture_file, tool_path
+from tests.helpers.agent_cli import missing_tools, save_fixture, save_fixture_file, tool_path
 from tests.helpers.model_servers import ModelServer
 from tests.helpers.tmux import Pane, TmuxServer
 from tests.helpers.wait import wait_for
@@ -28,9 +28,14 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 
 @pytest.fixture(autouse=True)
-def _agent_clis_on_path(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The real agent CLIs from ``tools/`` come first on PATH, as ``scripts/install-tools`` leaves them."""
+def _agent_clis_on_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real agent CLIs from ``tools/`` come first on PATH, as ``scripts/install-tools`` leaves them.
+
+    Tests marked ``agents`` never skip: without the CLIs they fail, saying how to install them.
+    """
     monkeypatch.setenv("PATH", tool_path())
+    if request.node.get_closest_marker("agents") and (missing := missing_tools()):
+        pytest.fail(f"agent CLIs not installed: {', '.join(missing)}; run scripts/install-tools", pytrace=False)
 
 
 @pytest.fixture

@@ -95,6 +95,10 @@ def test_aider_edits_a_file_and_commits(
     assert git(workspace, "status", "--porcelain") == "?? .aider.tags.cache.v4/"
     assert git(workspace, "show", "--name-only", "--format=", "HEAD") == "calc.py"
     wait_state(agent, pane, workspace, home, ActivityState.READY)
+    # ready for longer than the idle threshold reads idle (the probe's clock moved on, nothing else)
+    later = live_probe(pane, workspace, home)
+    later.now += agent.idle_after
+    assert agent.detect_activity(later).state is ActivityState.IDLE
     usage = agent.usage(live_probe(pane, workspace, home))
     assert usage is not None
     # aider counts tokens itself; Usage matches what it printed

@@ -13,6 +13,7 @@ from ennio.core.plugins import AgentContext, PluginContext
 from ennio.core.session import ActivityState
 from ennio.plugins.agent.claude_code import ClaudeCodeAgent, encode_project_dir
 from tests.helpers.agent_cli import prepare_claude, start_launch
+from tests.helpers.git import git
 from tests.helpers.model_servers import ModelServer, Reply, ToolCall
 from tests.helpers.tmux import Pane, TmuxServer
 from tests.plugins.agent.conftest import live_probe, recorder, wait_state
@@ -208,3 +209,28 @@ def test_auth_error_and_rate_limit_are_blocked(
     pane2.wait_screen("retrying in", timeout=60)
     wait_state(agent, pane2, workspace, home2, ActivityState.BLOCKED, resume_id=launch2.resume_id)
     REC.screen("rate-limit-retrying", pane2.screen())
+
+
+def test_worktree_of_a_trusted_project_starts_without_a_trust_dialog(
+    tmux: TmuxServer,
+    model_server: ModelServer,
+    workspace: Path,
+    tmp_path: Path,
+    agent_ctx: Callable[..., AgentContext],
+    plugin_ctx: PluginContext,
+) -> None:
+    """Claude Code extends a project's trust to its git worktrees: Ennio's worktree workspaces start
+    straight away for a project the person already trusts (a clone workspace shows the dialog)."""
+    worktree = (tmp_path / "worktrees" / "demo-1").resolve()
+    git(workspace, "worktree", "add", "-q", "-b", "feat/1-fix-add", str(worktree))
+    home = tmp_path / "home"
+    env = prepare_claude(home, model_server, trusted=[workspace])
+    agent = ClaudeCodeAgent(plugin_ctx)
+    ctx = agent_ctx("Say hi from the worktree")
+    ctx.workspace_path = worktree
+    launch = agent.launch(ctx)
+    pane = start_launch(tmux, launch, worktree, env)
+    model_server.wait_for_text("Say hi from the worktree", timeout=60)
+    wait_state(agent, pane, worktree, home, ActivityState.READY, resume_id=launch.resume_id)
+    assert "trust this folder" not in pane.screen()
+    assert (home / ".claude" / "projects" / encode_project_dir(worktree) / f"{launch.resume_id}.jsonl").is_file()
