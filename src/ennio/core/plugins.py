@@ -92,6 +92,11 @@ class AgentContext:
     resume_id: str | None = None
 
 
+#: How the prompt reaches the agent once its command runs:
+#: ``argument`` — it is already in argv/env, nothing more to do;
+#: ``file`` — it is in a file from ``AgentLaunch.files`` that argv/env point to, nothing more to do;
+#: ``typed`` — type ``typed_prompt`` (and submit) once the agent's activity first reads ready;
+#: ``stdin`` — type ``typed_prompt`` (and submit) into the program's input right after it starts.
 PromptDelivery = Literal["argument", "typed", "file", "stdin"]
 
 
@@ -106,6 +111,8 @@ class AgentLaunch:
     typed_prompt: str | None = None
     #: files to write into the workspace before launch: relative path -> content
     files: dict[str, str] = field(default_factory=dict)
+    #: the agent's own conversation id, when the launch chose it (persist it for ``restore``)
+    resume_id: str | None = None
 
 
 @dataclass(slots=True)

@@ -1,0 +1,1 @@
+"""Built-in agent plugins: Claude Code, Codex, aider, OpenCode, and a script runner."""
