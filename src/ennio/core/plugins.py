@@ -530,8 +530,8 @@ class ReviewableSCM(SCM, Protocol):
         """One PR by number; ``NotFound`` if there is none."""
         ...
 
-    async def pr_status(self, pr: PullRequest) -> PRSnapshot:
-        """The PR's CI, review and mergeability as recorded, without starting anything (for display)."""
+    async def pr_statuses(self, prs: Sequence[PullRequest], *, mergeability: bool = True) -> dict[int, PRSnapshot]:
+        """CI, review (and, if asked, mergeability) of these PRs by number, without starting anything."""
         ...
 
     async def approve(self, pr: PullRequest, author: str, comment: str = "") -> None: ...

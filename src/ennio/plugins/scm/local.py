@@ -333,12 +333,21 @@ class LocalSCM:
         docs = {b: pick_pr(state.prs.get(b, [])) for b in branches}
         return await self._snapshots(docs, state, heads, start_ci=True, merge_wait=MERGE_WAIT)
 
-    async def pr_status(self, pr: PullRequest) -> PRSnapshot:
+    async def pr_statuses(self, prs: Sequence[PullRequest], *, mergeability: bool = True) -> dict[int, PRSnapshot]:
+        """Read-only snapshots for display (``ennio pr``): CI is reported, never started."""
         state = await self._read()
-        doc = await self._doc(pr.number)
+        by_number = {d.number: d for docs in state.prs.values() for d in docs}
         heads = await self._heads()
-        snaps = await self._snapshots({doc.branch: doc}, state, heads, start_ci=False, merge_wait=None)
-        return snaps[doc.branch]
+        out: dict[int, PRSnapshot] = {}
+        for pr in prs:
+            doc = by_number.get(pr.number)
+            if doc is None:
+                raise NotFound(f"no pull request #{pr.number} in project {self.project.pid!r}")
+            snaps = await self._snapshots(
+                {doc.branch: doc}, state, heads, start_ci=False, merge_wait=None, mergeability=mergeability
+            )
+            out[pr.number] = snaps[doc.branch]
+        return out
 
     async def _snapshots(
         self,
@@ -348,6 +357,7 @@ class LocalSCM:
         *,
         start_ci: bool,
         merge_wait: float | None,
+        mergeability: bool = True,
     ) -> dict[str, PRSnapshot]:
         out: dict[str, PRSnapshot] = {}
         pairs: dict[str, tuple[str, str]] = {}
@@ -372,7 +382,7 @@ class LocalSCM:
                 bot_comments=bots,
             )
             base = heads.get(doc.base)
-            if is_open and head and base:
+            if mergeability and is_open and head and base:
                 pairs[branch] = (head, base)
         merges = await self._trial_merges(set(pairs.values()), merge_wait)
         for branch, pair in pairs.items():
