@@ -600,3 +600,44 @@ async def test_snapshots_never_wait_for_ci(rig: LocalRig, tmp_path: Path, monkey
 
 async def _exists(path: Path) -> bool:
     return path.exists()
+
+
+@pytest.mark.parametrize("method", ["merge", "squash"])
+@sqlite_only
+async def test_a_refused_merge_in_the_checkout_leaves_it_as_it_was(rig: LocalRig, method: str) -> None:
+    hook = rig.repo / ".git" / "hooks" / "commit-msg"
+    hook.write_text("#!/bin/sh\necho 'commit messages need a ticket' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    scm = rig.make()
+    pr = await open_for(scm, rig.repo, "feat/1-hooked")
+    before = git(rig.repo, "rev-parse", "main")
+    with pytest.raises(SCMError, match="commit messages need a ticket") as caught:
+        await scm.merge(pr, method)
+    assert caught.value.hint is not None and "nothing was merged" in caught.value.hint
+    assert git(rig.repo, "rev-parse", "main") == before
+    assert git(rig.repo, "status", "--porcelain") == ""
+    assert not (rig.repo / "work").exists()
+    assert (await scm.get_pr(pr.number)).state is PRState.OPEN
+
+
+@sqlite_only
+async def test_a_branch_already_in_the_base_is_recorded_as_merged(rig: LocalRig) -> None:
+    scm = rig.make()
+    pr = await open_for(scm, rig.repo, "feat/1-by-hand")
+    git(rig.repo, "merge", "-q", "--ff-only", "feat/1-by-hand")  # a person merged it already
+    await scm.merge(pr)
+    merged = await scm.get_pr(pr.number)
+    assert merged.state is PRState.MERGED and merged.merge_commit == git(rig.repo, "rev-parse", "main")
+
+
+@sqlite_only
+async def test_checkouts_left_by_a_dead_process_are_removed(rig: LocalRig) -> None:
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    leftover = rig.data_dir / "ci" / "app" / f"1-abcdef012345-{dead.pid}-0123456789abcdef"
+    git(rig.repo, "worktree", "add", "-q", "--detach", str(leftover), "main")
+    scm = rig.make(ci_command=["true"])
+    await open_for(scm, rig.repo, "feat/1-next")
+    assert (await settled(scm, "feat/1-next")).ci is CIState.PASSING
+    assert not leftover.exists()
+    assert worktrees(rig.repo) == [f"worktree {rig.repo}"]

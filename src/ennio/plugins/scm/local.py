@@ -152,6 +152,11 @@ class LocalSCM:
         if self._ci is not None:
             await self._ci.wait_idle()
 
+    async def wait_for_trial_merges(self) -> None:
+        """Until every trial merge started by a pass has finished (``snapshots`` waits only briefly)."""
+        while self._merge_tasks:
+            await asyncio.gather(*self._merge_tasks.values(), return_exceptions=True)
+
     async def _read(self) -> _State:
         prs_raw, runs_raw, reviews_raw = await asyncio.gather(
             self.store.list(NAMESPACE, self.keys.prs),
@@ -554,6 +559,10 @@ class LocalSCM:
                 f"{doc.branch} moved to {head[:12]} since PR #{pr.number} was read at {pr.head_sha[:12]}",
                 hint="let CI run on the new head, then merge again",
             )
+        if await g.is_ancestor(self.repo, head, base):
+            # already in the base (merged by hand, or a fast-forward someone pushed): nothing to write
+            await self._record_merge(doc, head, base, "already in the base")
+            return
         trial = await g.trial_merge(self.repo, base, head)
         if not trial.clean:
             raise Conflict(
@@ -568,11 +577,14 @@ class LocalSCM:
             merged = await self._merge_in_checkout(checkout, doc, head, chosen, message)
         else:
             merged = await self._merge_by_ref(doc, trial, base, head, chosen, message)
+        await self._record_merge(doc, head, merged, chosen)
+
+    async def _record_merge(self, doc: PRDoc, head: str, merged: str, how: str) -> None:
         doc.state = PRState.MERGED
         doc.head_sha = head
         doc.merge_commit = merged
         await self._save(doc)
-        log.info("merged PR #%s (%s) into %s as %s", doc.number, chosen, doc.base, merged[:12])
+        log.info("merged PR #%s (%s) into %s as %s", doc.number, how, doc.base, merged[:12])
 
     async def _merge_by_ref(
         self, doc: PRDoc, trial: g.TrialMerge, base: str, head: str, method: str, message: str
