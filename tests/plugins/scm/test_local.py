@@ -104,6 +104,8 @@ async def test_open_find_and_number_pull_requests(rig: LocalRig) -> None:
     found = await rig.make().find_pr("feat/1-login")
     assert found is not None and (found.number, found.title) == (1, "Work on feat/1-login")
     assert [p.number for p in await scm.list_prs()] == [2, 1]
+    await scm.mark_ready(first)
+    assert (await scm.get_pr(1)).draft is False
     assert (await scm.get_pr(2)).branch == "feat/2-logout"
     with pytest.raises(NotFound, match="no pull request #9"):
         await scm.get_pr(9)
@@ -351,6 +353,7 @@ async def test_bad_reviews_are_refused_clearly(rig: LocalRig) -> None:
         await scm.request_changes(pr, "alice", [])
     bad = [
         (ReviewComment(id="", author="", body="x", path="nope.py", line=2), "nope.py is not a file in the PR's head"),
+        (ReviewComment(id="", author="", body="x", path="no such.py"), "no such.py is not a file"),
         (ReviewComment(id="", author="", body="x", line=2), "--line needs --file"),
         (ReviewComment(id="", author="", body="x", path="/etc/passwd"), "must be a path inside the repository"),
         (ReviewComment(id="", author="", body="x", path="../x"), "must be a path inside the repository"),
@@ -636,8 +639,11 @@ async def test_checkouts_left_by_a_dead_process_are_removed(rig: LocalRig) -> No
     dead.wait()
     leftover = rig.data_dir / "ci" / "app" / f"1-abcdef012345-{dead.pid}-0123456789abcdef"
     git(rig.repo, "worktree", "add", "-q", "--detach", str(leftover), "main")
+    stale_log = leftover.parent / "logs" / f"{leftover.name}.log"
+    stale_log.parent.mkdir()
+    stale_log.write_text("half a log\n")
     scm = rig.make(ci_command=["true"])
     await open_for(scm, rig.repo, "feat/1-next")
     assert (await settled(scm, "feat/1-next")).ci is CIState.PASSING
-    assert not leftover.exists()
+    assert not leftover.exists() and not stale_log.exists()
     assert worktrees(rig.repo) == [f"worktree {rig.repo}"]

@@ -268,12 +268,17 @@ class CIScheduler:
             self._swept = True
             return
         self._swept = True
-        for entry in sorted(self.work_dir.iterdir()):
-            parts = entry.name.split("-")
-            if not entry.is_dir() or len(parts) != 4 or not parts[2].isdigit():
+        logs = self.work_dir / "logs"
+        entries = [*self.work_dir.iterdir(), *(logs.iterdir() if logs.is_dir() else [])]
+        for entry in sorted(entries):
+            parts = entry.name.removesuffix(".log").split("-")
+            if entry == logs or len(parts) != 4 or not parts[2].isdigit():
                 continue
             pid, token = int(parts[2]), parts[3]
-            dead = (pid == os.getpid() and token not in _LIVE) or (pid != os.getpid() and not _pid_alive(pid))
-            if dead:
+            if (pid == os.getpid() and token in _LIVE) or (pid != os.getpid() and _pid_alive(pid)):
+                continue
+            if entry.is_dir():
                 log.info("removing the CI checkout %s left by an interrupted run", entry)
                 await g.remove_checkout(self.repo, entry)
+            else:
+                entry.unlink(missing_ok=True)

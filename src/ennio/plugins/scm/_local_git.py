@@ -176,12 +176,13 @@ async def is_ancestor(repo: Path, commit: str, of: str) -> bool:
 
 # --------------------------------------------------------------------------- CI checkouts
 
-#: worktree add/remove/prune of one repository, one at a time within this process
-_repo_locks: dict[Path, asyncio.Lock] = {}
+#: worktree add/remove/prune of one repository, one at a time within this process (per event loop:
+#: an asyncio lock belongs to one loop)
+_repo_locks: dict[tuple[int, Path], asyncio.Lock] = {}
 
 
 def _lock(repo: Path) -> asyncio.Lock:
-    key = repo.resolve()
+    key = (id(asyncio.get_running_loop()), repo.resolve())
     lock = _repo_locks.get(key)
     if lock is None:
         lock = _repo_locks[key] = asyncio.Lock()

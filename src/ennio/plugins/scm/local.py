@@ -283,6 +283,13 @@ class LocalSCM:
             await self.store.delete(NAMESPACE, self.keys.pr(doc.number))
         return winner
 
+    async def mark_ready(self, pr: PullRequest) -> None:
+        """Turn a draft PR into one ready for review."""
+        doc = await self._doc(pr.number)
+        if doc.draft:
+            doc.draft = False
+            await self._save(doc)
+
     async def close_pr(self, pr: PullRequest) -> None:
         doc = await self._doc(pr.number)
         if doc.state is PRState.MERGED:
@@ -531,7 +538,9 @@ class LocalSCM:
             what="checking the commented files",
         )
         missing = [
-            line.split(" ", 1)[0].split(":", 1)[1] for line in result.stdout.splitlines() if line.endswith(" missing")
+            line.removesuffix(" missing").split(":", 1)[1]
+            for line in result.stdout.splitlines()
+            if line.endswith(" missing")
         ]
         if missing:
             raise InvalidInput(
