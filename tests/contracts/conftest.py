@@ -5,13 +5,14 @@ Notifiers: every built-in notifier against its far side (a recording notify-send
 github (the fake GitHub on 127.0.0.1: REST checked by githubkit's models, GraphQL run on GitHub's schema).
 Tracker implementations plug in by adding their name to ``TRACKERS`` and a fixture named
 ``tracker_harness_<name>`` returning a :class:`TrackerHarness` (e.g. a GitHub tracker pointed at
-a GitHub-speaking server on 127.0.0.1).
+a GitHub-speaking server on 127.0.0.1). SCMs: local (a real repository, the real database on SQLite
+and PostgreSQL) and github (the fake GitHub), each as an :class:`SCMHarness`.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,11 +30,23 @@ from ennio.core.config import (
     SlackNotifierConfig,
     WebhookNotifierConfig,
 )
-from ennio.core.plugins import Notifier, PluginContext, Slot, Tracker
+from ennio.core.plugins import (
+    SCM,
+    Notifier,
+    PluginContext,
+    PullRequest,
+    ReviewableSCM,
+    ReviewComment,
+    Slot,
+    Tracker,
+)
+from ennio.db import Database, open_database
 from ennio.services.registry import default_registry
 from tests.helpers.fake_github import REPO, TOKEN, FakeGitHub, github  # noqa: F401 (a fixture)
 from tests.helpers.linear_api import FakeLinear, LinearServer, linear_server_fixture  # noqa: F401 (a fixture)
+from tests.helpers.local_scm import CI_COMMAND, ci_outcome, make_project_repo, project_for
 from tests.helpers.notifiers import install_recording_program, recorded_calls
+from tests.helpers.postgres import fresh_database
 
 
 @dataclass
@@ -175,3 +188,123 @@ def notifier_harness(
         state["status"] = 404  # final at once: no retry waits in the contract suite
 
     return NotifierHarness(make=lambda: plugin(kind, settings, ctx), received=http_received, break_receiver=break_http)
+
+
+# --------------------------------------------------------------------------- SCMs
+
+#: the line a failing CI log ends with, whichever SCM ran it
+CI_FAILURE_LINE = "AssertionError: expected 4, got 5"
+#: a review author each harness configures as a bot
+BOT = "bugbot"
+
+
+@dataclass
+class SCMHarness:
+    #: the SCM under test (one instance per test: background work such as local CI belongs to it)
+    scm: SCM
+    #: a new branch with one commit whose CI will pass (``True``) or fail
+    new_branch: Callable[[str, bool], Awaitable[None]]
+    #: what the far side does once a PR is open (GitHub: its checks report on the head)
+    opened: Callable[[PullRequest], Awaitable[None]]
+    #: a new head on the PR's branch whose CI will pass or fail; returns the new head commit
+    push: Callable[[PullRequest, bool], Awaitable[str]]
+    #: a review: (pr, author, "approved" | "changes_requested" | "commented", body, path, line)
+    review: Callable[[PullRequest, str, str, str, str | None, int | None], Awaitable[None]]
+    #: a file the PR's head has (review comments name it)
+    path: str = "app.py"
+
+
+SCMS = ["local", pytest.param("local-postgres", marks=pytest.mark.postgres), "github"]
+
+
+@pytest.fixture(params=SCMS)
+def scm_harness(request: pytest.FixtureRequest) -> SCMHarness:
+    harness: SCMHarness = request.getfixturevalue(f"scm_harness_{request.param.replace('-', '_')}")
+    return harness
+
+
+@pytest.fixture
+async def scm_harness_local(tmp_path: Path, data_dir: Path) -> AsyncIterator[SCMHarness]:
+    """The local SCM on a real repository (``ci.py`` decides CI) and the real SQLite database."""
+    async with await open_database(None, data_dir) as db:
+        async for harness in _local_harness(db, tmp_path, data_dir):
+            yield harness
+
+
+@pytest.fixture
+async def scm_harness_local_postgres(tmp_path: Path, data_dir: Path) -> AsyncIterator[SCMHarness]:
+    """The local SCM with its documents in a fresh PostgreSQL database."""
+    async with fresh_database() as url, await open_database(url, data_dir) as db:
+        async for harness in _local_harness(db, tmp_path, data_dir):
+            yield harness
+
+
+async def _local_harness(db: Database, tmp_path: Path, data_dir: Path) -> AsyncIterator[SCMHarness]:
+    repo = make_project_repo(tmp_path / "app")
+    project = project_for(repo, ci_command=CI_COMMAND, bot_authors=[BOT])
+    plugin = default_registry().get(Slot.SCM, "local")
+    scm = plugin(project, PluginContext(data_dir=data_dir, clock=SystemClock(), store=db.store))
+    assert isinstance(scm, ReviewableSCM)
+
+    async def new_branch(branch: str, ok: bool) -> None:
+        ci_outcome(repo, branch, "pass" if ok else "fail")
+
+    async def opened(pr: PullRequest) -> None:
+        return None
+
+    async def push(pr: PullRequest, ok: bool) -> str:
+        return ci_outcome(repo, pr.branch, "pass" if ok else "fail")
+
+    async def review(pr: PullRequest, author: str, verdict: str, body: str, path: str | None, line: int | None) -> None:
+        comments = [ReviewComment(id="", author=author, body=body, path=path, line=line)] if path else []
+        if verdict == "approved":
+            await scm.approve(pr, author, body)
+        elif verdict == "changes_requested":
+            await scm.request_changes(pr, author, comments, "" if comments else body)
+        else:
+            await scm.comment_review(pr, author, comments, "" if comments else body)
+
+    yield SCMHarness(scm, new_branch, opened, push, review)
+    await scm.close()
+
+
+@pytest.fixture
+async def scm_harness_github(github: FakeGitHub, tmp_path: Path) -> AsyncIterator[SCMHarness]:  # noqa: F811
+    """The GitHub SCM against the fake GitHub: checks, reviews and threads are added the way GitHub would."""
+    project = ProjectConfig.model_validate(
+        {
+            "name": "app",
+            "path": str(tmp_path),
+            "scm": {"provider": "github", "repo": REPO, "token": TOKEN, "base_url": github.base, "bot_authors": [BOT]},
+        }
+    )
+    plugin = default_registry().get(Slot.SCM, "github")
+    scm = plugin(project, PluginContext(data_dir=tmp_path / "data", clock=SystemClock()))
+    outcomes: dict[str, bool] = {}
+
+    def report(sha: str, ok: bool) -> None:
+        log = "test_3 ... ok\n" + ("4 passed" if ok else f"test_4 ... FAILED\n{CI_FAILURE_LINE}")
+        github.add_check(REPO, sha, "tests", conclusion="success" if ok else "failure", log=log)
+
+    async def new_branch(branch: str, ok: bool) -> None:
+        outcomes[branch] = ok
+
+    async def opened(pr: PullRequest) -> None:
+        assert pr.head_sha is not None
+        report(pr.head_sha, outcomes.get(pr.branch, True))
+
+    async def push(pr: PullRequest, ok: bool) -> str:
+        sha = github.push_commit(REPO, pr.number)
+        report(sha, ok)
+        return sha
+
+    async def review(pr: PullRequest, author: str, verdict: str, body: str, path: str | None, line: int | None) -> None:
+        bot = author == BOT
+        if path is not None:
+            github.add_thread(REPO, pr.number, author, body, path=path, line=line, bot=bot)
+            body = ""
+        if verdict != "commented" or body:
+            github.add_review(REPO, pr.number, author, verdict.upper(), body)
+
+    yield SCMHarness(scm, new_branch, opened, push, review)
+    await scm.close()

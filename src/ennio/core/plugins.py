@@ -56,6 +56,13 @@ class PluginStore(Protocol):
 
     async def put(self, namespace: str, key: str, value: dict[str, Any]) -> None: ...
 
+    async def add(self, namespace: str, key: str, value: dict[str, Any]) -> bool:
+        """Store ``value`` only if ``key`` is absent, atomically; ``True`` if this call stored it.
+
+        The one compare-and-set a plugin needs to claim something (a number, a job) across processes.
+        """
+        ...
+
     async def delete(self, namespace: str, key: str) -> None: ...
 
     async def list(self, namespace: str, prefix: str = "") -> dict[str, dict[str, Any]]:
@@ -400,6 +407,11 @@ class PullRequest:
     state: PRState = PRState.OPEN
     draft: bool = False
     head_sha: str | None = None
+    body: str = ""
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    #: the commit that landed the PR on its base, once merged (when the SCM knows it)
+    merge_commit: str | None = None
 
 
 @dataclass(slots=True)
@@ -499,6 +511,35 @@ class SCM(Protocol):
 
     def rate_budget(self) -> RateBudget | None:
         """Remaining API budget, when the SCM is metered."""
+        ...
+
+
+@runtime_checkable
+class ReviewableSCM(SCM, Protocol):
+    """An SCM whose pull requests and reviews Ennio keeps itself (``local``).
+
+    What ``ennio pr`` and ``ennio review`` need beyond :class:`SCM`; a forge (GitHub) has its own UI
+    for this and does not implement it.
+    """
+
+    async def list_prs(self, state: PRState | None = None) -> list[PullRequest]:
+        """The project's PRs, newest first (all states when ``state`` is ``None``)."""
+        ...
+
+    async def get_pr(self, number: int) -> PullRequest:
+        """One PR by number; ``NotFound`` if there is none."""
+        ...
+
+    async def pr_statuses(self, prs: Sequence[PullRequest], *, mergeability: bool = True) -> dict[int, PRSnapshot]:
+        """CI, review (and, if asked, mergeability) of these PRs by number, without starting anything."""
+        ...
+
+    async def approve(self, pr: PullRequest, author: str, comment: str = "") -> None: ...
+
+    async def request_changes(
+        self, pr: PullRequest, author: str, comments: Sequence[ReviewComment], body: str = ""
+    ) -> None:
+        """A review asking for changes; each comment may name a file (``path``) and ``line``."""
         ...
 
 

@@ -48,3 +48,25 @@ async def test_bad_names_are_rejected(db: Database, namespace: str, key: str) ->
 async def test_values_must_be_objects(db: Database) -> None:
     with pytest.raises(InvalidInput):
         await db.store.put("n", "k", [1, 2])  # type: ignore[arg-type]
+
+
+async def test_add_stores_only_when_absent(db: Database) -> None:
+    assert await db.store.add("scm", "pr:1", {"who": "first"}) is True
+    assert await db.store.add("scm", "pr:1", {"who": "second"}) is False
+    assert await db.store.get("scm", "pr:1") == {"who": "first"}
+    with pytest.raises(InvalidInput):
+        await db.store.add("scm", "pr:2", [1])  # type: ignore[arg-type]
+
+
+async def test_add_claims_a_key_once_across_connections(db: Database, reopen) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    other = await reopen()
+    try:
+        claims = [(db if i % 2 else other).store.add("scm", "claim", {"by": i}) for i in range(8)]
+        results = await asyncio.gather(*claims)
+    finally:
+        await other.close()
+    assert sorted(results) == [False] * 7 + [True]
+    winner = results.index(True)
+    assert await db.store.get("scm", "claim") == {"by": winner}

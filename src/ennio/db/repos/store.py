@@ -44,6 +44,16 @@ class PluginStoreRepository(Repository):
                 )
             )
 
+    async def add(self, namespace: str, key: str, value: dict[str, Any]) -> bool:
+        """Insert unless ``key`` exists (``INSERT … ON CONFLICT DO NOTHING``); ``True`` if inserted."""
+        _check(namespace, key)
+        if not isinstance(value, dict):
+            raise InvalidInput(f"plugin store values are JSON objects, got {type(value).__name__}")
+        async with self._access.write() as conn:
+            stmt = upsert_insert(conn, table).values(namespace=namespace, key=key, value=value, updated_at=self._now())
+            result = await conn.execute(stmt.on_conflict_do_nothing(index_elements=["namespace", "key"]))
+        return bool(result.rowcount == 1)
+
     async def delete(self, namespace: str, key: str) -> None:
         _check(namespace, key)
         async with self._access.write() as conn:
