@@ -11,13 +11,19 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
-from pydantic import ValidationError
 
-from ennio.core.config import EnnioConfig, suggest
 from ennio.core.errors import ConfigError, EnnioError
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
+    from ennio.core.config import EnnioConfig
+
+# pydantic and the config models are imported inside the functions that need them: building the
+# models takes ~150 ms, and read-only commands (`ennio status`) only need the storage settings.
 
 CONFIG_NAMES = ("ennio.yaml", "ennio.yml", ".ennio.yaml")
 CONFIG_ENV = "ENNIO_CONFIG"
@@ -175,17 +181,25 @@ def load_config(path: Path | None = None, *, env: Mapping[str, str] | None = Non
     if path is None:
         path = find_config()
         if path is None:
+            from ennio.core.config import EnnioConfig
+
             return LoadedConfig(EnnioConfig(), None)
+    text = _read(path)
+    return load_config_text(text, file=str(path), base_dir=path.resolve().parent, env=env, path=path)
+
+
+def _read(path: Path) -> str:
     file = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(
             "file not found", file=file, hint="run `ennio init` to write a starter configuration"
         ) from None
+    except IsADirectoryError:
+        raise ConfigError("is a folder, not a configuration file", file=file) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read: {exc}", file=file) from None
-    return load_config_text(text, file=file, base_dir=path.resolve().parent, env=env, path=path)
 
 
 def load_config_text(
@@ -196,11 +210,11 @@ def load_config_text(
     env: Mapping[str, str] | None = None,
     path: Path | None = None,
 ) -> LoadedConfig:
-    data, lines = parse_yaml(text, file, env)
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError("the top level must be a mapping of keys (server:, projects:, …)", file=file, line=1)
+    from pydantic import ValidationError
+
+    from ennio.core.config import EnnioConfig
+
+    data, lines = _parse_top(text, file, env)
     try:
         config = EnnioConfig.model_validate(data)
     except ValidationError as exc:
@@ -219,6 +233,59 @@ def load_config_text(
 
 
 # --------------------------------------------------------------------------- error explanation
+
+
+def _parse_top(text: str, file: str, env: Mapping[str, str] | None) -> tuple[dict[str, Any], dict[PathKey, int]]:
+    data, lines = parse_yaml(text, file, env)
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError("the top level must be a mapping of keys (server:, projects:, …)", file=file, line=1)
+    return data, lines
+
+
+# --------------------------------------------------------------------------- storage settings only
+
+
+@dataclass(frozen=True)
+class StorageSettings:
+    """Where the database is: all that read-only commands need from the configuration."""
+
+    #: ``database_url`` as written (after ``${VAR}`` expansion); ``None`` means SQLite in ``data_dir``
+    database_url: str | None
+    #: ``data_dir`` from the file (``~`` expanded, relative to the file's folder), or ``None``
+    data_dir: Path | None
+    path: Path | None
+
+
+def load_storage_settings(path: Path | None = None, *, env: Mapping[str, str] | None = None) -> StorageSettings:
+    """Read only ``database_url`` and ``data_dir``, without validating the rest of the file.
+
+    Same discovery, ``${VAR}`` expansion and path rules as :func:`load_config`, at a fraction of
+    its start-up cost (no pydantic). Other keys are not checked here: commands that use them load
+    the whole configuration and report its problems.
+    """
+    if path is None:
+        path = find_config()
+        if path is None:
+            return StorageSettings(None, None, None)
+    file = str(path)
+    data, lines = _parse_top(_read(path), file, env)
+
+    def text_value(key: str) -> str | None:
+        value = data.get(key)
+        if value is None or isinstance(value, str):
+            return value
+        raise ConfigError(f"must be text, not {type(value).__name__}", file=file, line=lines.get((key,)), key=key)
+
+    url = text_value("database_url")
+    raw_dir = text_value("data_dir")
+    data_dir = None
+    if raw_dir is not None:
+        data_dir = Path(raw_dir).expanduser()
+        if not data_dir.is_absolute():
+            data_dir = (path.resolve().parent / data_dir).resolve()
+    return StorageSettings(url, data_dir, path)
 
 
 def _real_path(loc: tuple[Any, ...], data: Any) -> tuple[PathKey, tuple[Any, ...]]:
@@ -252,6 +319,8 @@ def _line_for(path: PathKey, lines: dict[PathKey, int]) -> int | None:
 
 def _schema_keys(path: PathKey) -> list[str]:
     """Known keys at ``path`` (for "did you mean" on unknown keys), from the JSON Schema."""
+    from ennio.core.config import EnnioConfig
+
     schema = EnnioConfig.model_json_schema()
     defs = schema.get("$defs", {})
 
@@ -285,6 +354,8 @@ def _schema_keys(path: PathKey) -> list[str]:
 
 
 def _explain(exc: ValidationError, data: Any, lines: dict[PathKey, int], file: str) -> ConfigError:
+    from ennio.core.config import suggest
+
     errors = exc.errors(include_url=False)
     messages: list[tuple[str, int | None, str]] = []
     for err in errors:

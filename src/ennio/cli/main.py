@@ -1,0 +1,117 @@
+"""The ``ennio`` application: global options, the command groups, and error reporting."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ennio import __version__
+from ennio.cli import config_cmd, doctor_cmd, events_cmd, init_cmd, plugins_cmd, sessions_cmd
+from ennio.cli.state import state
+
+app = typer.Typer(
+    name="ennio",
+    help="Run many AI coding agents in parallel and shepherd each from issue to merged pull request.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    # plain help: typer's rich help pulls in rich's Markdown renderer, ~60 ms of every `--help`
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"ennio {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "-c",
+            "--config",
+            help="Configuration file (default: ennio.yaml found walking up from here, or $ENNIO_CONFIG).",
+            show_default=False,
+        ),
+    ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show debug logs and tracebacks.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", help="Print the version and exit.", callback=_show_version, is_eager=True)
+    ] = False,
+) -> None:
+    state.config_path = config.expanduser() if config is not None else None
+    state.debug = debug
+    if debug:
+        import logging
+
+        logging.basicConfig(level=logging.DEBUG, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+
+
+app.command("init")(init_cmd.init)
+app.command("status")(sessions_cmd.status)
+app.command("events")(events_cmd.events)
+app.command("doctor")(doctor_cmd.doctor)
+app.add_typer(config_cmd.app, name="config")
+app.add_typer(sessions_cmd.app, name="session")
+app.add_typer(plugins_cmd.app, name="plugins")
+
+
+def run(argv: list[str] | None = None) -> None:
+    """Console-script entry point: run the app and turn every failure into a short message."""
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args or os.environ.get("ENNIO_DEBUG", "") not in ("", "0")
+    sys.exit(_run(args, debug))
+
+
+def _run(args: list[str], debug: bool) -> int:
+    from ennio.cli.output import print_ennio_error, print_error
+    from ennio.core.errors import EnnioError
+
+    try:
+        result = app(args=args, prog_name="ennio", standalone_mode=False)
+    except typer.TyperException as exc:  # bad command-line usage (click's UsageError and friends)
+        ctx = getattr(exc, "ctx", None)
+        command = ctx.command_path if ctx is not None else "ennio"
+        print_error(exc.format_message(), hint=f"run `{command} --help` to see the usage")
+        return exc.exit_code
+    except typer.Abort:
+        print_error("aborted")
+        return 130
+    except EnnioError as exc:
+        if debug:
+            _print_traceback()
+        print_ennio_error(exc)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # `ennio events | head`: the reader went away, which is fine
+        _silence_stdout()
+        return 0
+    except Exception as exc:
+        if debug:
+            _print_traceback()
+            print_error(f"unexpected {type(exc).__name__}: this is a bug in Ennio; please report it with the traceback")
+        else:
+            print_error(f"unexpected {type(exc).__name__}: {exc} — this is a bug in Ennio; rerun with --debug")
+        return 70  # EX_SOFTWARE
+    return result if isinstance(result, int) else 0
+
+
+def _print_traceback() -> None:
+    import traceback
+
+    traceback.print_exc(file=sys.stderr)
+
+
+def _silence_stdout() -> None:
+    """After a broken pipe, point stdout at /dev/null so the interpreter's final flush is quiet."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
