@@ -6,9 +6,16 @@ from typing import Annotated
 
 import typer
 
+from ennio.cli.output import show_help_when_bare
 from ennio.cli.state import state
 
-app = typer.Typer(help="Check the configuration, or print its JSON Schema.", no_args_is_help=True)
+app = typer.Typer(help="Check the configuration, or print its JSON Schema.")
+
+
+@app.callback(invoke_without_command=True)
+def _group(ctx: typer.Context) -> None:
+    show_help_when_bare(ctx)
+
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 

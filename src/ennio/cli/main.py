@@ -11,12 +11,12 @@ import typer
 
 from ennio import __version__
 from ennio.cli import config_cmd, doctor_cmd, events_cmd, init_cmd, plugins_cmd, sessions_cmd
+from ennio.cli.output import show_help_when_bare
 from ennio.cli.state import state
 
 app = typer.Typer(
     name="ennio",
     help="Run many AI coding agents in parallel and shepherd each from issue to merged pull request.",
-    no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
     # plain help: typer's rich help pulls in rich's Markdown renderer, ~60 ms of every `--help`
@@ -31,8 +31,9 @@ def _show_version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
+@app.callback(invoke_without_command=True)
 def root(
+    ctx: typer.Context,
     config: Annotated[
         Path | None,
         typer.Option(
@@ -47,6 +48,7 @@ def root(
         bool, typer.Option("--version", help="Print the version and exit.", callback=_show_version, is_eager=True)
     ] = False,
 ) -> None:
+    show_help_when_bare(ctx)
     state.config_path = config.expanduser() if config is not None else None
     state.debug = debug
     if debug:

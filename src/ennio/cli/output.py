@@ -8,6 +8,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import typer
     from rich.console import Console
 
     from ennio.core.errors import EnnioError
@@ -55,3 +56,12 @@ def print_ennio_error(exc: EnnioError) -> None:
 
 def _one_line(text: str) -> str:
     return " ".join(text.split()) if "\n" in text else text
+
+
+def show_help_when_bare(ctx: typer.Context) -> None:
+    """A group called without a command prints its help (on stdout, exit 0)."""
+    if ctx.invoked_subcommand is None and not ctx.resilient_parsing:
+        import typer
+
+        typer.echo(ctx.get_help())
+        raise typer.Exit(0)

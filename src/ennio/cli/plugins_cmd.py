@@ -6,7 +6,14 @@ from typing import Annotated
 
 import typer
 
-app = typer.Typer(help="Installed plugins (built-in and third-party).", no_args_is_help=True)
+from ennio.cli.output import show_help_when_bare
+
+app = typer.Typer(help="Installed plugins (built-in and third-party).")
+
+
+@app.callback(invoke_without_command=True)
+def _group(ctx: typer.Context) -> None:
+    show_help_when_bare(ctx)
 
 
 @app.command("list")

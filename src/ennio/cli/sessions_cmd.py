@@ -6,7 +6,15 @@ from typing import Annotated
 
 import typer
 
-app = typer.Typer(help="Agent sessions.", no_args_is_help=True)
+from ennio.cli.output import show_help_when_bare
+
+app = typer.Typer(help="Agent sessions.")
+
+
+@app.callback(invoke_without_command=True)
+def _group(ctx: typer.Context) -> None:
+    show_help_when_bare(ctx)
+
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import os
 import shlex
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -22,13 +23,14 @@ from pydantic import (
     Field,
     SecretStr,
     Tag,
+    field_validator,
     model_validator,
 )
 
 from ennio.core.durations import Duration
-from ennio.core.errors import NotFound
+from ennio.core.errors import InvalidId, NotFound
 from ennio.core.events import EventType, Priority
-from ennio.core.ids import ProjectId, slugify, validate_branch_name, validate_id
+from ennio.core.ids import slugify, validate_branch_name, validate_id
 
 DEFAULT_PORT = 8642
 
@@ -61,10 +63,31 @@ def _to_argv(value: Any) -> Any:
     return value
 
 
+def _as_value_error(check: Callable[[Any], str]) -> Callable[[Any], str]:
+    """``check`` raising ``ValueError`` instead of ``InvalidId``.
+
+    pydantic turns a ``ValueError`` into a validation error at the key's path, so the loader can
+    name the key and its line; any other exception would escape without either.
+    """
+
+    def checked(value: Any) -> str:
+        try:
+            return check(value)
+        except InvalidId as exc:
+            raise ValueError(f"{exc.message}; {exc.hint}" if exc.hint else exc.message) from None
+
+    return checked
+
+
+def _config_id(kind: str) -> Callable[[Any], str]:
+    return _as_value_error(lambda value: validate_id(value, kind))
+
+
 ExpandedPath = Annotated[Path, BeforeValidator(_expand_path)]
 #: A command line: ``"pytest -q"`` or ``["pytest", "-q"]``; always run as an argv list, never by a shell.
 Command = Annotated[list[str], BeforeValidator(_to_argv)]
-BranchName = Annotated[str, AfterValidator(validate_branch_name)]
+BranchName = Annotated[str, AfterValidator(_as_value_error(validate_branch_name))]
+ConfigProjectId = Annotated[str, AfterValidator(_config_id("project id"))]
 PositiveInt = Annotated[int, Field(ge=1)]
 
 
@@ -425,7 +448,7 @@ class SSHConfig(StrictModel):
 
 class ProjectConfig(StrictModel):
     name: str = Field(min_length=1)
-    id: ProjectId | None = Field(None, description="Short id; derived from name when empty.")
+    id: ConfigProjectId | None = Field(None, description="Short id; derived from name when empty.")
     repo: str | None = Field(None, description="owner/repo or clone URL of the forge repository.")
     path: ExpandedPath = Field(description="Local path of the repository.")
     default_branch: BranchName = "main"
@@ -448,14 +471,17 @@ class ProjectConfig(StrictModel):
     reactions: ReactionOverrides = Field(default_factory=dict, description="Per-project reaction overrides.")
     ssh: SSHConfig | None = None
 
+    @field_validator("session_prefix")
+    @classmethod
+    def _prefix_is_an_id(cls, value: str | None) -> str | None:
+        return None if value is None else _config_id("session_prefix")(value)
+
     @model_validator(mode="after")
     def _derive(self) -> ProjectConfig:
         if self.id is None:
             self.id = validate_id(slugify(self.name, 40) or "project", "project id")
         if self.session_prefix is None:
             self.session_prefix = self.id
-        else:
-            validate_id(self.session_prefix, "session_prefix")
         for rel in [*self.symlinks, *self.copy_files]:
             p = Path(rel)
             if p.is_absolute() or ".." in p.parts:
@@ -497,6 +523,13 @@ class EnnioConfig(StrictModel):
     )
     budgets: BudgetsConfig = Field(default_factory=BudgetsConfig)
 
+    @field_validator("notifiers")
+    @classmethod
+    def _notifier_names_are_ids(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for name in value:
+            _config_id("notifier name")(name)
+        return value
+
     @model_validator(mode="after")
     def _cross_checks(self) -> EnnioConfig:
         seen_ids: dict[str, int] = {}
@@ -514,8 +547,6 @@ class EnnioConfig(StrictModel):
                 )
             seen_prefixes[project.prefix] = index
         names = set(self.notifiers)
-        for name in self.notifiers:
-            validate_id(name, "notifier name")
         referenced = [("defaults.notifiers", n) for n in self.defaults.notifiers]
         for prio, targets in self.notification_routing.priorities.items():
             referenced += [(f"notification_routing.priorities.{prio}", n) for n in targets]

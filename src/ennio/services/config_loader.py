@@ -30,8 +30,11 @@ CONFIG_ENV = "ENNIO_CONFIG"
 
 _VAR_RE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _MAX_DEPTH = 64
+#: values built from one file, aliases expanded (a "billion laughs" file stops here)
+_MAX_VALUES = 100_000
 
 PathKey = tuple[str | int, ...]
+_PLAIN_COLLECTION_TAGS = frozenset({"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"})
 _UNION_TAGS = frozenset({"github", "linear", "local", "desktop", "slack", "webhook", "apprise"})
 
 
@@ -101,14 +104,25 @@ class _Builder:
         self.lines: dict[PathKey, int] = {}
         self.constructor = yaml.constructor.SafeConstructor()
         self.active: set[int] = set()
+        self.count = 0
 
     def build(self, node: yaml.Node, path: PathKey = ()) -> Any:
         line = node.start_mark.line + 1
         self.lines.setdefault(path, line)
+        self.count += 1
+        if self.count > _MAX_VALUES:
+            raise ConfigError(
+                f"too many values (more than {_MAX_VALUES:,} once aliases are expanded)",
+                file=self.file,
+                line=line,
+                key=_path_str(path),
+            )
         if len(path) > _MAX_DEPTH:
             raise ConfigError("nesting is too deep", file=self.file, line=line, key=_path_str(path))
         if id(node) in self.active:
             raise ConfigError("an alias refers to itself", file=self.file, line=line, key=_path_str(path))
+        if isinstance(node, yaml.CollectionNode) and node.tag not in _PLAIN_COLLECTION_TAGS:
+            raise ConfigError(f"unsupported YAML tag {node.tag!r}", file=self.file, line=line, key=_path_str(path))
         self.active.add(id(node))
         try:
             if isinstance(node, yaml.MappingNode):
@@ -120,21 +134,32 @@ class _Builder:
             self.active.discard(id(node))
 
     def _mapping(self, node: yaml.MappingNode, path: PathKey) -> dict[str, Any]:
+        own_count = sum(1 for key_node, _ in node.value if key_node.tag != "tag:yaml.org,2002:merge")
+        # `<<: *anchor` merge keys: flattening puts the merged pairs first; the mapping's own keys
+        # come after them and override them, as YAML specifies
         self.constructor.flatten_mapping(node)
+        merged_count = len(node.value) - own_count
         out: dict[str, Any] = {}
-        for key_node, value_node in node.value:
+        own_keys: set[str] = set()
+        for index, (key_node, value_node) in enumerate(node.value):
             if not isinstance(key_node, yaml.ScalarNode):
                 raise ConfigError(
                     "keys must be plain text", file=self.file, line=key_node.start_mark.line + 1, key=_path_str(path)
                 )
             key = str(self.constructor.construct_object(key_node))
-            if key in out:
-                raise ConfigError(
-                    f"key {key!r} appears twice",
-                    file=self.file,
-                    line=key_node.start_mark.line + 1,
-                    key=_path_str(path),
-                )
+            if index >= merged_count:
+                if key in own_keys:
+                    raise ConfigError(
+                        f"key {key!r} appears twice",
+                        file=self.file,
+                        line=key_node.start_mark.line + 1,
+                        key=_path_str(path),
+                    )
+                own_keys.add(key)
+            if key in out:  # a merged value being replaced: forget the lines recorded under it
+                sub = (*path, key)
+                for recorded in [p for p in self.lines if p[: len(sub)] == sub]:
+                    del self.lines[recorded]
             self.lines[(*path, key)] = key_node.start_mark.line + 1
             out[key] = self.build(value_node, (*path, key))
         return out
