@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from ennio import __version__
-from ennio.cli import config_cmd, doctor_cmd, events_cmd, init_cmd, plugins_cmd, sessions_cmd
+from ennio.cli import config_cmd, doctor_cmd, events_cmd, init_cmd, issue, plugins_cmd, sessions_cmd
 from ennio.cli.output import show_help_when_bare
 from ennio.cli.state import state
 
@@ -64,6 +64,7 @@ app.command("doctor")(doctor_cmd.doctor)
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(sessions_cmd.app, name="session")
 app.add_typer(plugins_cmd.app, name="plugins")
+issue.register(app)
 
 
 def run(argv: list[str] | None = None) -> None:
