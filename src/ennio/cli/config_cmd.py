@@ -33,6 +33,8 @@ def validate(as_json: JsonFlag = False) -> None:
             "no configuration file found (ennio.yaml, ennio.yml or .ennio.yaml, here or in a parent folder)",
             hint="run `ennio init` to write one, or pass -c PATH",
         )
+    if not path.is_file():
+        load_config(path)  # raises the one-line "file not found" / "is a folder" error with its hint
     try:
         loaded = load_config(path)
     except ConfigError as exc:

@@ -148,10 +148,19 @@ async def check_nats(url: str, timeout: float = 3.0) -> CheckResult:
         return None
 
     shown = redact_url(url)
+    servers = [u.strip() for u in url.split(",") if u.strip()]
+    refused = await _tcp_unreachable(servers, timeout)
+    if refused is not None:
+        return CheckResult(
+            "nats",
+            "fail",
+            f"cannot reach {shown}: {refused}",
+            "start nats-server (with -js), or fix or remove nats_url in the configuration",
+        )
     try:
         client = await asyncio.wait_for(
             nats.connect(
-                url,
+                servers,
                 connect_timeout=timeout,
                 allow_reconnect=False,
                 max_reconnect_attempts=0,
@@ -169,9 +178,36 @@ async def check_nats(url: str, timeout: float = 3.0) -> CheckResult:
             f"cannot reach {shown}: {reason}",
             "start nats-server (with -js), or fix or remove nats_url in the configuration",
         )
-    version = str(getattr(client, "connected_server_version", "") or "")
+    try:
+        server = client.connected_server_version
+        version = f"{server.major}.{server.minor}.{server.patch}"
+    except (AttributeError, ValueError):
+        version = ""
     await client.close()
-    return CheckResult("nats", "ok", f"{shown} (server {version})" if version else shown)
+    return CheckResult("nats", "ok", f"{shown} (nats-server {version})" if version else shown)
+
+
+async def _tcp_unreachable(servers: list[str], timeout: float) -> str | None:
+    """Why none of ``servers`` accepts a TCP connection, or ``None`` if one does.
+
+    nats-py takes its whole connect timeout even when the port is closed; this answers at once.
+    """
+    reasons = []
+    for server in servers:
+        parts = urlsplit(server if "://" in server else f"nats://{server}")
+        try:
+            host, port = parts.hostname or "127.0.0.1", parts.port or 4222
+        except ValueError as exc:
+            reasons.append(str(exc))
+            continue
+        try:
+            _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+        except (OSError, TimeoutError) as exc:
+            reasons.append(exc.strerror or type(exc).__name__ if isinstance(exc, OSError) else "timed out")
+            continue
+        writer.close()
+        return None
+    return "; ".join(reasons) or "no server in the URL"
 
 
 DatabaseCheck = Callable[["EnnioConfig"], Awaitable[CheckResult]]
