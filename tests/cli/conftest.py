@@ -88,3 +88,16 @@ def agent_plugins(tmp_path: Path) -> dict[str, str]:
         FAKE_AGENT,
     )
     return {"PYTHONPATH": os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))}
+
+
+# --------------------------------------------------------------------------- a database with sessions and events
+
+from tests.helpers.database import db_url  # noqa: E402, F401  (fixture: SQLite, and PostgreSQL when marked)
+
+
+@pytest.fixture
+def config_for_db(workdir: Path, db_url: str | None) -> Path:  # noqa: F811
+    """``ennio.yaml`` in the working directory naming the test's database (SQLite: the data dir)."""
+    path = workdir / "ennio.yaml"
+    path.write_text((f"database_url: {db_url}\n" if db_url else "") + "projects: []\n")
+    return path

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -210,14 +209,33 @@ async def _tcp_unreachable(servers: list[str], timeout: float) -> str | None:
     return "; ".join(reasons) or "no server in the URL"
 
 
-DatabaseCheck = Callable[["EnnioConfig"], Awaitable[CheckResult]]
+async def check_database(config: EnnioConfig) -> CheckResult:
+    """Open the database (applying migrations, as the daemon would) and write and delete one row."""
+    from ennio.db import open_database
+    from ennio.db.urls import redact
+    from ennio.services.paths import data_dir
+
+    url = config.database_url.get_secret_value() if config.database_url is not None else None
+    root = data_dir(config)
+    shown = redact(url) if url else f"SQLite {root / 'ennio.db'}"
+    try:
+        db = await open_database(url, root)
+        try:
+            await db.store.put("ennio.doctor", "write-check", {"ok": True})
+            await db.store.delete("ennio.doctor", "write-check")
+        finally:
+            await db.close()
+    except EnnioError as exc:
+        return CheckResult("database", "fail", f"{shown}: {exc.message}", exc.hint)
+    except Exception as exc:  # a driver error the database layer did not translate
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return CheckResult(
+            "database", "fail", f"{shown}: {reason}", "check database_url, the server, and your permissions"
+        )
+    return CheckResult("database", "ok", f"{shown} (writable)")
 
 
-async def run_checks(
-    config_path: Path | None,
-    registry: PluginRegistry,
-    database_check: DatabaseCheck | None = None,
-) -> list[CheckResult]:
+async def run_checks(config_path: Path | None, registry: PluginRegistry) -> list[CheckResult]:
     """Every check, in the order a person would fix things."""
     from ennio.core.config import EnnioConfig
     from ennio.services.config_loader import find_config, load_config
@@ -246,8 +264,7 @@ async def run_checks(
     )
     results += _agent_checks(config, registry)
     results += _token_checks(config)
-    if database_check is not None:
-        results.append(await database_check(config))
+    results.append(await check_database(config))
     if config.nats_url is not None:
         results.append(await check_nats(config.nats_url.get_secret_value()))
     return results
