@@ -35,7 +35,7 @@ def by_name(report: dict[str, object]) -> dict[str, dict[str, str]]:
     return {check["name"]: check for check in checks}
 
 
-def test_everything_in_order(ennio: EnnioRunner, workdir: Path, agent_plugins: dict[str, str]) -> None:
+def test_everything_in_order(ennio: EnnioRunner, workdir: Path, data_dir: Path, agent_plugins: dict[str, str]) -> None:
     (workdir / "ennio.yaml").write_text(
         f"nats_url: {NATS_URL}\n"
         "defaults: {agent: git-agent}\n"
@@ -55,6 +55,9 @@ def test_everything_in_order(ennio: EnnioRunner, workdir: Path, agent_plugins: d
     }
     assert checks["nats"]["status"] == "ok"
     assert checks["nats"]["detail"].startswith(NATS_URL)
+    assert checks["database"]["status"] == "ok"
+    assert checks["database"]["detail"] == f"SQLite {data_dir / 'ennio.db'} (writable)"
+    assert (data_dir / "ennio.db").is_file()
     assert report["ok"] is all(c["status"] != "fail" for c in checks.values())
     assert result.code == (0 if report["ok"] else 1)
     human = ennio("doctor", env=agent_plugins)
@@ -123,3 +126,20 @@ def test_nats_passwords_are_not_printed(ennio: EnnioRunner, workdir: Path, url: 
     result = ennio("doctor", "--json")
     assert "hunter2" not in result.stdout
     assert "user:***@127.0.0.1" in by_name(result.json())["nats"]["detail"]
+
+
+def test_an_unusable_database_fails_with_what_to_do(ennio: EnnioRunner, workdir: Path) -> None:
+    (workdir / "blocker").write_text("a file where a folder should be\n")
+    (workdir / "ennio.yaml").write_text("data_dir: ./blocker/data\n")
+    checks = by_name(ennio("doctor", "--json").json())
+    database = checks["database"]
+    assert database["status"] == "fail"
+    assert "cannot create the data directory" in database["detail"]
+    assert database["hint"]
+    postgres = "postgresql://nobody:s3cret@127.0.0.1:{port}/ennio"
+    (workdir / "ennio.yaml").write_text(f"database_url: {postgres.format(port=closed_port())}\n")
+    result = ennio("doctor", "--json")
+    database = by_name(result.json())["database"]
+    assert database["status"] == "fail"
+    assert "nobody:***@127.0.0.1" in database["detail"]
+    assert "s3cret" not in result.stdout

@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from ennio.db import open_database
 
 from ennio.core.events import Event, EventType
+from ennio.db import open_database
 from tests.cli.conftest import ENNIO, EnnioRunner
 from tests.helpers.wait import wait_for
 

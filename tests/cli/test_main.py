@@ -89,14 +89,15 @@ def test_missing_config_file_given_with_dash_c(ennio: EnnioRunner, workdir: Path
 
 _EXPLODING_APP = """
 import sys
-import typer
-from ennio.cli.main import app, run
+from ennio.cli.main import build_app, run
+
+app = build_app()
 
 @app.command("explode")
 def explode() -> None:
     raise ZeroDivisionError("the flux capacitor divided by zero")
 
-run(sys.argv[1:])
+run(sys.argv[1:], app)
 """
 
 

@@ -3,9 +3,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from ennio.db import open_database
-
 from ennio.core.session import Session, SessionStatus
+from ennio.db import open_database
 from tests.cli.conftest import EnnioRunner
 
 S = SessionStatus

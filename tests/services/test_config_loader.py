@@ -390,15 +390,24 @@ def test_storage_settings_defaults_and_errors(tmp_path: Path, monkeypatch: pytes
         load_storage_settings(path)
 
 
-def test_storage_settings_do_not_import_pydantic(tmp_path: Path) -> None:
-    """The fast path exists for start-up time: it must not pull in the config models."""
-    path = write(tmp_path / "ennio.yaml", MINIMAL)
+@pytest.mark.parametrize(
+    ("text", "parses_yaml"),
+    [
+        (MINIMAL, False),
+        ("# data_dir: /commented/out\n" + MINIMAL, False),
+        ("data_dir: ./d\n" + MINIMAL, True),
+    ],
+)
+def test_storage_settings_stay_cheap(tmp_path: Path, text: str, parses_yaml: bool) -> None:
+    """The fast path exists for start-up time: no config models, and no YAML unless a storage key is set."""
+    path = write(tmp_path / "ennio.yaml", text)
     code = (
         "import sys; from pathlib import Path; from ennio.services.config_loader import load_storage_settings; "
-        f"load_storage_settings(Path({str(path)!r})); print('pydantic' in sys.modules)"
+        f"s = load_storage_settings(Path({str(path)!r})); "
+        "print('pydantic' in sys.modules, 'yaml.constructor' in sys.modules, s.data_dir is not None)"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert result.stdout.strip() == "False"
+    assert result.stdout.split() == ["False", str(parses_yaml), str(parses_yaml)]
 
 
 # --------------------------------------------------------------------------- no input crashes the loader

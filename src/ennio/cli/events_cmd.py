@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -36,7 +36,7 @@ def events(
         validate_id(session, "session id")
     if project is not None:
         validate_id(project, "project id")
-    filters = {
+    filters: dict[str, Any] = {
         "session_id": session,
         "project_id": project,
         "types": _event_types(types) if types else None,
@@ -48,9 +48,15 @@ def events(
         if as_json and not follow:
             print_json([_as_dict(stored) for stored in recent])
             return
-        show = print_json_line if as_json else _print_line
+
+        def show(stored: StoredEvent) -> None:
+            if as_json:
+                print_json_line(_as_dict(stored))
+            else:
+                _print_line(stored)
+
         for stored in recent:
-            show(_as_dict(stored) if as_json else stored)
+            show(stored)
         if not follow:
             if not recent and not as_json:
                 typer.echo("no events" + (" match" if any(filters.values()) else " yet"), err=True)
@@ -58,7 +64,7 @@ def events(
         after = recent[-1].seq if recent else reader.last_seq()
         try:
             for stored in reader.follow(after_seq=after, **filters):
-                show(_as_dict(stored) if as_json else stored)
+                show(stored)
         except KeyboardInterrupt:
             return
 

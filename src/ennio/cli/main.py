@@ -2,27 +2,32 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from ennio import __version__
-from ennio.cli import config_cmd, doctor_cmd, events_cmd, init_cmd, issue, plugins_cmd, sessions_cmd
 from ennio.cli.output import show_help_when_bare
 from ennio.cli.state import state
 
-app = typer.Typer(
-    name="ennio",
-    help="Run many AI coding agents in parallel and shepherd each from issue to merged pull request.",
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    # plain help: typer's rich help pulls in rich's Markdown renderer, ~60 ms of every `--help`
-    rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+#: Every command: name -> (module, attribute, whether it is a group). Only the module of the command
+#: being run is imported, and only its typer command is built: building all of them costs tens of
+#: milliseconds that `ennio status` cannot spare (`--help` and unknown commands build them all).
+COMMANDS: dict[str, tuple[str, str, bool]] = {
+    "init": ("ennio.cli.init_cmd", "init", False),
+    "status": ("ennio.cli.sessions_cmd", "status", False),
+    "events": ("ennio.cli.events_cmd", "events", False),
+    "doctor": ("ennio.cli.doctor_cmd", "doctor", False),
+    "config": ("ennio.cli.config_cmd", "app", True),
+    "session": ("ennio.cli.sessions_cmd", "app", True),
+    "plugins": ("ennio.cli.plugins_cmd", "app", True),
+    "issue": ("ennio.cli.issue", "app", True),
+}
+_OPTIONS_WITH_VALUE = ("-c", "--config")
 
 
 def _show_version(value: bool) -> None:
@@ -31,7 +36,6 @@ def _show_version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback(invoke_without_command=True)
 def root(
     ctx: typer.Context,
     config: Annotated[
@@ -57,28 +61,58 @@ def root(
         logging.basicConfig(level=logging.DEBUG, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
 
 
-app.command("init")(init_cmd.init)
-app.command("status")(sessions_cmd.status)
-app.command("events")(events_cmd.events)
-app.command("doctor")(doctor_cmd.doctor)
-app.add_typer(config_cmd.app, name="config")
-app.add_typer(sessions_cmd.app, name="session")
-app.add_typer(plugins_cmd.app, name="plugins")
-issue.register(app)
+def build_app(only: str | None = None) -> typer.Typer:
+    """The ``ennio`` app with every command, or with just the command ``only``."""
+    app = typer.Typer(
+        name="ennio",
+        help="Run many AI coding agents in parallel and shepherd each from issue to merged pull request.",
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        # plain help: typer's rich help pulls in rich's Markdown renderer, ~60 ms of every `--help`
+        rich_markup_mode=None,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    app.callback(invoke_without_command=True)(root)
+    for name, (module, attribute, group) in COMMANDS.items():
+        if only is not None and name != only:
+            continue
+        target: Any = getattr(importlib.import_module(module), attribute)
+        if group:
+            app.add_typer(target, name=name)
+        else:
+            app.command(name)(target)
+    return app
 
 
-def run(argv: list[str] | None = None) -> None:
+def command_name(args: list[str]) -> str | None:
+    """The command ``args`` run (``status`` in ``ennio -c x.yaml status``), if it is a known one."""
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        if arg in _OPTIONS_WITH_VALUE:
+            index += 2
+            continue
+        if arg.startswith("-"):
+            index += 1
+            continue
+        return arg if arg in COMMANDS else None
+    return None
+
+
+def run(argv: list[str] | None = None, app: typer.Typer | None = None) -> None:
     """Console-script entry point: run the app and turn every failure into a short message."""
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args or os.environ.get("ENNIO_DEBUG", "") not in ("", "0")
-    sys.exit(_run(args, debug))
+    sys.exit(_run(args, debug, app))
 
 
-def _run(args: list[str], debug: bool) -> int:
+def _run(args: list[str], debug: bool, app: typer.Typer | None) -> int:
     from ennio.cli.output import print_ennio_error, print_error
     from ennio.core.errors import EnnioError
 
     try:
+        if app is None:
+            app = build_app(command_name(args))
         result = app(args=args, prog_name="ennio", standalone_mode=False)
     except typer.TyperException as exc:  # bad command-line usage (click's UsageError and friends)
         ctx = getattr(exc, "ctx", None)

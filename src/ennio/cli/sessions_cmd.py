@@ -29,7 +29,7 @@ def status(
     as_json: JsonFlag = False,
 ) -> None:
     """Sessions that are still going, with a count per status."""
-    from ennio.cli.output import console, print_json
+    from ennio.cli.output import print_json
     from ennio.core.session import ACTIVE_STATUSES
 
     sessions = _read(None, None if show_all else ACTIVE_STATUSES)
@@ -39,13 +39,12 @@ def status(
     if as_json:
         print_json({"sessions": [s.model_dump(mode="json") for s in sessions], "counts": counts})
         return
-    out = console()
     if not sessions:
-        out.print("no sessions" if show_all else "no sessions running (`ennio status --all` shows finished ones)")
+        typer.echo("no sessions" if show_all else "no sessions running (`ennio status --all` shows finished ones)")
         return
-    out.print(_table(sessions, with_project=True))
+    _print_table(sessions, with_project=True)
     summary = ", ".join(f"{n} {name}" for name, n in sorted(counts.items(), key=lambda item: (-item[1], item[0])))
-    out.print(f"{len(sessions)} session{'s' if len(sessions) != 1 else ''}: {summary}")
+    typer.echo(f"{len(sessions)} session{'s' if len(sessions) != 1 else ''}: {summary}")
 
 
 @app.command("list")
@@ -54,7 +53,7 @@ def list_sessions(
     as_json: JsonFlag = False,
 ) -> None:
     """Every session, newest first (optionally of one project)."""
-    from ennio.cli.output import console, print_json
+    from ennio.cli.output import print_json
     from ennio.core.ids import validate_id
 
     if project is not None:
@@ -65,9 +64,9 @@ def list_sessions(
         print_json([s.model_dump(mode="json") for s in sessions])
         return
     if not sessions:
-        console().print(f"no sessions{f' in project {project!r}' if project else ''}")
+        typer.echo(f"no sessions{f' in project {project!r}' if project else ''}")
         return
-    console().print(_table(sessions, with_project=project is None))
+    _print_table(sessions, with_project=project is None)
 
 
 def _read(project: str | None, statuses: object) -> list[Session]:
@@ -78,24 +77,14 @@ def _read(project: str | None, statuses: object) -> list[Session]:
         return reader.sessions(project_id=project, statuses=statuses)  # type: ignore[arg-type]
 
 
-def _table(sessions: list[Session], *, with_project: bool) -> object:
-    from rich.table import Table
+def _print_table(sessions: list[Session], *, with_project: bool) -> None:
+    from ennio.cli.output import print_table
 
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    table.add_column("ID", no_wrap=True)
-    if with_project:
-        table.add_column("PROJECT", no_wrap=True, overflow="ellipsis")
-    table.add_column("STATUS", no_wrap=True)
-    table.add_column("ACTIVITY", no_wrap=True)
-    table.add_column("AGENT", no_wrap=True, overflow="ellipsis")
-    table.add_column("BRANCH", no_wrap=True, overflow="ellipsis", ratio=1)
-    table.add_column("PR", no_wrap=True, justify="right")
-    table.add_column("UPDATED", no_wrap=True, justify="right")
-    for s in sessions:
-        row = [s.id]
-        if with_project:
-            row.append(s.project_id)
-        row += [
+    headers = ["ID", *(["PROJECT"] if with_project else []), "STATUS", "ACTIVITY", "AGENT", "BRANCH", "PR", "UPDATED"]
+    rows = [
+        [
+            s.id,
+            *([s.project_id] if with_project else []),
             str(s.status),
             str(s.activity) if s.activity else "-",
             s.agent,
@@ -103,8 +92,9 @@ def _table(sessions: list[Session], *, with_project: bool) -> object:
             f"#{s.pr_number}" if s.pr_number else "-",
             _ago(s.updated_at),
         ]
-        table.add_row(*row)
-    return table
+        for s in sessions
+    ]
+    print_table(headers, rows, shrink="BRANCH", right=frozenset({"PR"}))
 
 
 def _ago(moment: datetime) -> str:

@@ -13,17 +13,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from ennio.core.errors import ConfigError, EnnioError
 
 if TYPE_CHECKING:
+    import yaml
     from pydantic import ValidationError
 
     from ennio.core.config import EnnioConfig
 
-# pydantic and the config models are imported inside the functions that need them: building the
-# models takes ~150 ms, and read-only commands (`ennio status`) only need the storage settings.
+# PyYAML, pydantic and the config models are imported inside the functions that need them: building
+# the models takes ~150 ms, and read-only commands (`ennio status`) only need the storage settings,
+# often without parsing anything.
 
 CONFIG_NAMES = ("ennio.yaml", "ennio.yml", ".ennio.yaml")
 CONFIG_ENV = "ENNIO_CONFIG"
@@ -102,11 +102,15 @@ class _Builder:
         self.file = file
         self.env = env
         self.lines: dict[PathKey, int] = {}
+        import yaml
+
         self.constructor = yaml.constructor.SafeConstructor()
         self.active: set[int] = set()
         self.count = 0
 
     def build(self, node: yaml.Node, path: PathKey = ()) -> Any:
+        import yaml
+
         line = node.start_mark.line + 1
         self.lines.setdefault(path, line)
         self.count += 1
@@ -134,6 +138,8 @@ class _Builder:
             self.active.discard(id(node))
 
     def _mapping(self, node: yaml.MappingNode, path: PathKey) -> dict[str, Any]:
+        import yaml
+
         own_count = sum(1 for key_node, _ in node.value if key_node.tag != "tag:yaml.org,2002:merge")
         # `<<: *anchor` merge keys: flattening puts the merged pairs first; the mapping's own keys
         # come after them and override them, as YAML specifies
@@ -180,6 +186,8 @@ class _Builder:
 
 
 def parse_yaml(text: str, file: str, env: Mapping[str, str] | None = None) -> tuple[Any, dict[PathKey, int]]:
+    import yaml
+
     """Parse YAML text into plain data plus a line map; every problem is a :class:`ConfigError`."""
     builder = _Builder(file, os.environ if env is None else env)
     try:
@@ -272,6 +280,10 @@ def _parse_top(text: str, file: str, env: Mapping[str, str] | None) -> tuple[dic
 # --------------------------------------------------------------------------- storage settings only
 
 
+_STORAGE_KEY_RE = re.compile(r"database_url|data_dir")
+_COMMENT_LINE_RE = re.compile(r"^[ \t]*#.*$", re.MULTILINE)
+
+
 @dataclass(frozen=True)
 class StorageSettings:
     """Where the database is: all that read-only commands need from the configuration."""
@@ -295,7 +307,10 @@ def load_storage_settings(path: Path | None = None, *, env: Mapping[str, str] | 
         if path is None:
             return StorageSettings(None, None, None)
     file = str(path)
-    data, lines = _parse_top(_read(path), file, env)
+    text = _read(path)
+    if not _STORAGE_KEY_RE.search(_COMMENT_LINE_RE.sub("", text)):
+        return StorageSettings(None, None, path)  # neither key is set: no need to parse YAML at all
+    data, lines = _parse_top(text, file, env)
 
     def text_value(key: str) -> str | None:
         value = data.get(key)
