@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tests.helpers.database import db_url  # noqa: F401  (fixture: SQLite, and PostgreSQL when marked)
 from tests.helpers.plugins import make_plugin_distribution
 
 #: the console script installed in the same environment as the interpreter running the tests
@@ -92,11 +93,9 @@ def agent_plugins(tmp_path: Path) -> dict[str, str]:
 
 # --------------------------------------------------------------------------- a database with sessions and events
 
-from tests.helpers.database import db_url  # noqa: E402, F401  (fixture: SQLite, and PostgreSQL when marked)
-
 
 @pytest.fixture
-def config_for_db(workdir: Path, db_url: str | None) -> Path:  # noqa: F811
+def config_for_db(workdir: Path, db_url: str | None) -> Path:  # noqa: F811  (the imported fixture)
     """``ennio.yaml`` in the working directory naming the test's database (SQLite: the data dir)."""
     path = workdir / "ennio.yaml"
     path.write_text((f"database_url: {db_url}\n" if db_url else "") + "projects: []\n")
