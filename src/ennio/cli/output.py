@@ -22,7 +22,8 @@ def console() -> Console:
     if _console is None:
         from rich.console import Console
 
-        _console = Console(highlight=False, soft_wrap=False)
+        # soft_wrap: plain lines (paths, messages) are never broken; tables still fit the width
+        _console = Console(highlight=False, soft_wrap=True)
     return _console
 
 
