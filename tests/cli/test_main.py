@@ -25,13 +25,13 @@ def test_version(ennio: EnnioRunner) -> None:
 def test_help_lists_the_commands(ennio: EnnioRunner, args: list[str]) -> None:
     result = ennio(*args)
     assert result.code == 0
-    for command in ("init", "status", "events", "doctor", "config", "session", "plugins", "issue"):
+    for command in ("init", "status", "events", "doctor", "config", "session", "plugins", "issue", "pr", "review"):
         assert f"  {command}" in result.stdout
     assert "-c, --config" in result.stdout
     assert max(len(line) for line in result.stdout.splitlines()) <= 100
 
 
-@pytest.mark.parametrize("group", ["config", "session", "plugins", "issue"])
+@pytest.mark.parametrize("group", ["config", "session", "plugins", "issue", "pr", "review"])
 def test_a_bare_group_prints_its_help(ennio: EnnioRunner, group: str) -> None:
     result = ennio(group)
     assert result.code == 0

@@ -26,6 +26,8 @@ COMMANDS: dict[str, tuple[str, str, bool]] = {
     "session": ("ennio.cli.sessions_cmd", "app", True),
     "plugins": ("ennio.cli.plugins_cmd", "app", True),
     "issue": ("ennio.cli.issue", "app", True),
+    "pr": ("ennio.cli.pr", "app", True),
+    "review": ("ennio.cli.review", "app", True),
 }
 _OPTIONS_WITH_VALUE = ("-c", "--config")
 
@@ -116,6 +118,9 @@ def _run(args: list[str], debug: bool, app: typer.Typer | None) -> int:
         result = app(args=args, prog_name="ennio", standalone_mode=False)
     except typer.TyperException as exc:  # bad command-line usage (click's UsageError and friends)
         ctx = getattr(exc, "ctx", None)
+        if type(exc).__name__ == "NoArgsIsHelpError":  # a group with `no_args_is_help`, called bare
+            typer.echo(exc.format_message())
+            return 0
         command = ctx.command_path if ctx is not None else "ennio"
         print_error(exc.format_message(), hint=f"run `{command} --help` to see the usage")
         return exc.exit_code
