@@ -6,28 +6,30 @@ it needs no network. ``register(app)`` adds the ``issue`` group to the main app.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
+from ennio.cli.output import show_help_when_bare
+from ennio.cli.state import state as cli_state
 from ennio.core.errors import EnnioError, InvalidInput
-from ennio.core.plugins import Issue, IssueQuery, IssueState, Tracker
-from ennio.services.config_loader import load_config
-from ennio.services.trackers import open_tracker, pick_project
+
+# rich, the plugin Protocols and the services are imported where used: importing them here would
+# slow down every `ennio` command, not only `ennio issue` (see ennio.cli's docstring)
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from ennio.core.plugins import Issue, Tracker
 
 T = TypeVar("T")
 
-app = typer.Typer(name="issue", help="List, show, create and close the project's issues.", no_args_is_help=True)
+app = typer.Typer(name="issue", help="List, show, create and close the project's issues.")
 
 ProjectOption = Annotated[
     str | None, typer.Option("--project", "-p", help="Project id (default: the project of the current folder).")
@@ -45,14 +47,15 @@ def register(main: typer.Typer) -> None:
     main.add_typer(app, name="issue")
 
 
-@app.callback()
+@app.callback(invoke_without_command=True)
 def _issue_group(
     ctx: typer.Context,
     config: Annotated[
         Path | None, typer.Option("--config", "-c", help="ennio.yaml to use (default: $ENNIO_CONFIG or found upward).")
     ] = None,
 ) -> None:
-    ctx.obj = _Options(config=config)
+    show_help_when_bare(ctx)
+    ctx.obj = _Options(config=config or cli_state.config_path)
 
 
 @contextmanager
@@ -61,6 +64,9 @@ def _reported() -> Iterator[None]:
     try:
         yield
     except EnnioError as exc:
+        from rich.console import Console
+        from rich.text import Text
+
         err = Console(stderr=True, highlight=False, soft_wrap=True)
         err.print(Text(f"error: {exc.message}"))
         if exc.hint:
@@ -69,12 +75,17 @@ def _reported() -> Iterator[None]:
 
 
 def _tracker(ctx: typer.Context, project_id: str | None) -> Tracker:
+    from ennio.services.config_loader import load_config
+    from ennio.services.trackers import open_tracker, pick_project
+
     options = ctx.obj if isinstance(ctx.obj, _Options) else _Options()
     config = load_config(options.config).config
     return open_tracker(config, pick_project(config, project_id))
 
 
 def _run(coro: Coroutine[Any, Any, T]) -> T:
+    import asyncio
+
     return asyncio.run(coro)
 
 
@@ -94,6 +105,8 @@ def _issue_dict(issue: Issue, tracker: Tracker) -> dict[str, Any]:
 
 
 def _out() -> Console:
+    from rich.console import Console
+
     return Console(highlight=False, soft_wrap=True)
 
 
@@ -109,6 +122,11 @@ def list_issues(
     as_json: JsonOption = False,
 ) -> None:
     """List issues (open ones by default)."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from ennio.core.plugins import IssueQuery, IssueState
+
     with _reported():
         if state not in ("open", "closed", "all"):
             raise InvalidInput(f"--state {state!r} is not open, closed or all")
@@ -143,6 +161,8 @@ def show_issue(
     as_json: JsonOption = False,
 ) -> None:
     """Show one issue."""
+    from rich.text import Text
+
     with _reported():
         tracker = _tracker(ctx, project)
         issue = _run(tracker.get_issue(key))
@@ -175,6 +195,8 @@ def create_issue(
     as_json: JsonOption = False,
 ) -> None:
     """Create an issue and print its number."""
+    from rich.text import Text
+
     with _reported():
         if body is not None and body_file is not None:
             raise InvalidInput("give --body or --body-file, not both")
@@ -200,6 +222,8 @@ def close_issue(
     project: ProjectOption = None,
 ) -> None:
     """Close an issue (optionally with a comment)."""
+    from rich.text import Text
+
     with _reported():
         tracker = _tracker(ctx, project)
 

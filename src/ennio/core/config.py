@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import os
 import shlex
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -22,13 +23,14 @@ from pydantic import (
     Field,
     SecretStr,
     Tag,
+    field_validator,
     model_validator,
 )
 
 from ennio.core.durations import Duration
-from ennio.core.errors import NotFound
+from ennio.core.errors import InvalidId, NotFound
 from ennio.core.events import EventType, Priority
-from ennio.core.ids import ProjectId, slugify, validate_branch_name, validate_id
+from ennio.core.ids import slugify, validate_branch_name, validate_id
 
 DEFAULT_PORT = 8642
 
@@ -61,10 +63,31 @@ def _to_argv(value: Any) -> Any:
     return value
 
 
+def _as_value_error(check: Callable[[Any], str]) -> Callable[[Any], str]:
+    """``check`` raising ``ValueError`` instead of ``InvalidId``.
+
+    pydantic turns a ``ValueError`` into a validation error at the key's path, so the loader can
+    name the key and its line; any other exception would escape without either.
+    """
+
+    def checked(value: Any) -> str:
+        try:
+            return check(value)
+        except InvalidId as exc:
+            raise ValueError(f"{exc.message}; {exc.hint}" if exc.hint else exc.message) from None
+
+    return checked
+
+
+def _config_id(kind: str) -> Callable[[Any], str]:
+    return _as_value_error(lambda value: validate_id(value, kind))
+
+
 ExpandedPath = Annotated[Path, BeforeValidator(_expand_path)]
 #: A command line: ``"pytest -q"`` or ``["pytest", "-q"]``; always run as an argv list, never by a shell.
 Command = Annotated[list[str], BeforeValidator(_to_argv)]
-BranchName = Annotated[str, AfterValidator(validate_branch_name)]
+BranchName = Annotated[str, AfterValidator(_as_value_error(validate_branch_name))]
+ConfigProjectId = Annotated[str, AfterValidator(_config_id("project id"))]
 PositiveInt = Annotated[int, Field(ge=1)]
 
 
@@ -182,8 +205,8 @@ TrackerConfig = Annotated[
 
 
 class GitHubAppConfig(StrictModel):
-    app_id: int
-    installation_id: int
+    app_id: int = Field(description="The GitHub App's id.")
+    installation_id: int = Field(description="The app's installation id on the repository's owner.")
     private_key: SecretStr = Field(description="PEM private key of the GitHub App (e.g. ${GITHUB_APP_KEY}).")
 
 
@@ -200,7 +223,7 @@ class GitHubSCMConfig(StrictModel):
     graphql_url: str | None = Field(None, description="GraphQL URL; derived from base_url when empty.")
     remote: str = Field("origin", description="Git remote session branches are pushed to.")
     draft_until_green: bool = Field(False, description="Open PRs as drafts and mark them ready once CI passes.")
-    merge_method: Literal["merge", "squash", "rebase"] = "squash"
+    merge_method: Literal["merge", "squash", "rebase"] = Field("squash", description="How PRs are merged.")
     required_checks_only: bool = Field(True, description="Count only the checks branch protection requires.")
     bot_authors: list[str] = Field(
         default_factory=list, description="Review comment authors treated as bots (bugbot-comments)."
@@ -216,7 +239,7 @@ class LocalSCMConfig(StrictModel):
     provider: Literal["local"] = "local"
     ci_command: Command | None = Field(None, description="CI: a command run in a clean checkout of each new head.")
     ci_timeout: Duration = Field(timedelta(minutes=10), description="CI runs longer than this fail.")
-    merge_method: Literal["merge", "squash"] = "merge"
+    merge_method: Literal["merge", "squash"] = Field("merge", description="How a reviewed branch is merged.")
     bot_authors: list[str] = Field(default_factory=list, description="Reviewers treated as bots (bugbot-comments).")
 
 
@@ -236,8 +259,8 @@ class DesktopNotifierConfig(StrictModel):
 class SlackNotifierConfig(StrictModel):
     type: Literal["slack"] = "slack"
     webhook_url: SecretStr = Field(description="Slack incoming-webhook URL.")
-    channel: str | None = None
-    username: str | None = None
+    channel: str | None = Field(None, description="Channel to post in, instead of the webhook's own.")
+    username: str | None = Field(None, description="Name the messages are posted under.")
     dashboard_url: str | None = Field(None, description="Base URL used for the action buttons.")
 
 
@@ -245,9 +268,9 @@ class WebhookNotifierConfig(StrictModel):
     type: Literal["webhook"] = "webhook"
     url: str = Field(description="URL that receives the JSON POST.")
     secret: SecretStr | None = Field(None, description="HMAC-SHA256 key; the signature goes in X-Ennio-Signature-256.")
-    headers: dict[str, str] = Field(default_factory=dict)
-    retries: int = Field(3, ge=0, le=10)
-    timeout: Duration = Field(timedelta(seconds=10))
+    headers: dict[str, str] = Field(default_factory=dict, description="Extra HTTP headers sent with each POST.")
+    retries: int = Field(3, ge=0, le=10, description="Retries after a failed POST.")
+    timeout: Duration = Field(timedelta(seconds=10), description="Time allowed for one POST.")
     backoff: Duration = Field(timedelta(seconds=1), description="First retry delay; doubles each retry.")
 
 
@@ -308,29 +331,29 @@ REACTION_NAMES = (
 
 
 class ReactionConfig(StrictModel):
-    enabled: bool = True
-    action: ReactionAction
+    enabled: bool = Field(True, description="Whether this reaction fires at all.")
+    action: ReactionAction = Field(description="send_to_agent, notify (a human) or auto_merge.")
     message: str | None = Field(None, description="Text sent or shown instead of the built-in one.")
     retries: int | None = Field(None, ge=0, description="At most this many sends to the agent.")
     escalate_after: Duration | None = Field(
         None, description="Notify a human if the state persists this long after the first reaction."
     )
     threshold: Duration | None = Field(None, description="agent-stuck: no activity change for this long.")
-    priority: Priority = Priority.ACTION
+    priority: Priority = Field(Priority.ACTION, description="Priority of the notification it sends.")
     notifiers: list[str] | None = Field(None, description="Notifier names for this reaction (default: routing).")
 
 
 class ReactionOverride(StrictModel):
     """A partial reaction: only the keys given replace the defaults."""
 
-    enabled: bool | None = None
-    action: ReactionAction | None = None
-    message: str | None = None
-    retries: int | None = Field(None, ge=0)
-    escalate_after: Duration | None = None
-    threshold: Duration | None = None
-    priority: Priority | None = None
-    notifiers: list[str] | None = None
+    enabled: bool | None = Field(None, description="Whether this reaction fires at all.")
+    action: ReactionAction | None = Field(None, description="send_to_agent, notify (a human) or auto_merge.")
+    message: str | None = Field(None, description="Text sent or shown instead of the built-in one.")
+    retries: int | None = Field(None, ge=0, description="At most this many sends to the agent.")
+    escalate_after: Duration | None = Field(None, description="Notify a human if the state persists this long.")
+    threshold: Duration | None = Field(None, description="agent-stuck: no activity change for this long.")
+    priority: Priority | None = Field(None, description="Priority of the notification it sends.")
+    notifiers: list[str] | None = Field(None, description="Notifier names for this reaction.")
 
 
 def _m(minutes: float) -> timedelta:
@@ -394,9 +417,9 @@ ReactionOverrides = Annotated[dict[str, ReactionOverride], BeforeValidator(_chec
 
 
 class BudgetLimits(StrictModel):
-    daily_usd: float | None = Field(None, gt=0)
-    monthly_usd: float | None = Field(None, gt=0)
-    per_session_usd: float | None = Field(None, gt=0)
+    daily_usd: float | None = Field(None, gt=0, description="Spending limit per calendar day (UTC), in US dollars.")
+    monthly_usd: float | None = Field(None, gt=0, description="Spending limit per calendar month, in US dollars.")
+    per_session_usd: float | None = Field(None, gt=0, description="Spending limit of one session, in US dollars.")
 
 
 class BudgetsConfig(BudgetLimits):
@@ -411,42 +434,47 @@ class BudgetsConfig(BudgetLimits):
 
 
 class SSHConfig(StrictModel):
-    host: str
-    user: str | None = None
-    port: int = Field(22, ge=1, le=65535)
-    identity_file: ExpandedPath | None = None
-    known_hosts: ExpandedPath | None = None
+    host: str = Field(description="Host name or address to connect to.")
+    user: str | None = Field(None, description="User to log in as (default: from ~/.ssh/config or yours).")
+    port: int = Field(22, ge=1, le=65535, description="SSH port.")
+    identity_file: ExpandedPath | None = Field(None, description="Private key file.")
+    known_hosts: ExpandedPath | None = Field(None, description="known_hosts file to check the host key against.")
     workspace_root: str | None = Field(None, description="Folder on the host where workspaces are made.")
-    strategy: Literal["tmux", "nohup"] = "tmux"
+    strategy: Literal["tmux", "nohup"] = Field("tmux", description="How the agent runs on the host.")
 
 
 # --------------------------------------------------------------------------- projects
 
 
 class ProjectConfig(StrictModel):
-    name: str = Field(min_length=1)
-    id: ProjectId | None = Field(None, description="Short id; derived from name when empty.")
+    name: str = Field(min_length=1, description="Display name; the id is derived from it unless given.")
+    id: ConfigProjectId | None = Field(None, description="Short id; derived from name when empty.")
     repo: str | None = Field(None, description="owner/repo or clone URL of the forge repository.")
     path: ExpandedPath = Field(description="Local path of the repository.")
-    default_branch: BranchName = "main"
+    default_branch: BranchName = Field("main", description="Branch that session branches start from and PRs target.")
     session_prefix: str | None = Field(None, description="Prefix of session ids; defaults to the project id.")
-    agent: str | None = None
-    runtime: str | None = None
-    workspace: str | None = None
-    tracker: TrackerConfig | None = None
-    scm: SCMConfig | None = None
+    agent: str | None = Field(None, description="Agent plugin for this project (default: defaults.agent).")
+    runtime: str | None = Field(None, description="Runtime plugin for this project (default: defaults.runtime).")
+    workspace: str | None = Field(None, description="Workspace plugin (default: defaults.workspace).")
+    tracker: TrackerConfig | None = Field(None, description="Where issues come from: github, linear or local.")
+    scm: SCMConfig | None = Field(None, description="Where PRs, CI and reviews live: github or local.")
     post_create: list[Command] = Field(default_factory=list, description="Commands run in each new workspace.")
-    post_create_timeout: Duration = Field(timedelta(minutes=10))
+    post_create_timeout: Duration = Field(timedelta(minutes=10), description="Time allowed for post_create.")
     symlinks: list[str] = Field(default_factory=list, description="Repo paths symlinked into each workspace.")
     copy_files: list[str] = Field(
         default_factory=list, description="Ignored files (like .env) copied into each workspace."
     )
     agent_rules: str | None = Field(None, description="Rules added to every prompt of this project.")
     agent_rules_file: str | None = Field(None, description="File in the repo whose text is added as rules.")
-    agent_config: AgentConfig = Field(default_factory=AgentConfig)
+    agent_config: AgentConfig = Field(default_factory=AgentConfig, description="How the agent CLI is run.")
     max_sessions: PositiveInt | None = Field(None, description="Most sessions alive at once.")
     reactions: ReactionOverrides = Field(default_factory=dict, description="Per-project reaction overrides.")
-    ssh: SSHConfig | None = None
+    ssh: SSHConfig | None = Field(None, description="Run this project's agents on another machine over SSH.")
+
+    @field_validator("session_prefix")
+    @classmethod
+    def _prefix_is_an_id(cls, value: str | None) -> str | None:
+        return None if value is None else _config_id("session_prefix")(value)
 
     @model_validator(mode="after")
     def _derive(self) -> ProjectConfig:
@@ -454,8 +482,6 @@ class ProjectConfig(StrictModel):
             self.id = validate_id(slugify(self.name, 40) or "project", "project id")
         if self.session_prefix is None:
             self.session_prefix = self.id
-        else:
-            validate_id(self.session_prefix, "session_prefix")
         for rel in [*self.symlinks, *self.copy_files]:
             p = Path(rel)
             if p.is_absolute() or ".." in p.parts:
@@ -480,22 +506,33 @@ class ProjectConfig(StrictModel):
 class EnnioConfig(StrictModel):
     """The whole ``ennio.yaml``."""
 
-    server: ServerConfig = Field(default_factory=ServerConfig)
+    server: ServerConfig = Field(default_factory=ServerConfig, description="The daemon's HTTP API.")
     database_url: SecretStr | None = Field(
         None, description="SQLAlchemy URL; default: SQLite in the data directory. postgresql://… to share state."
     )
     nats_url: SecretStr | None = Field(None, description="NATS server URL; events are also published there.")
     data_dir: ExpandedPath | None = Field(None, description="Where Ennio keeps its database, logs and workspaces.")
-    defaults: DefaultsConfig = Field(default_factory=DefaultsConfig)
-    lifecycle: LifecycleConfig = Field(default_factory=LifecycleConfig)
-    projects: list[ProjectConfig] = Field(default_factory=list)
-    notifiers: dict[str, NotifierConfig] = Field(default_factory=dict)
-    notification_routing: NotificationRouting = Field(default_factory=NotificationRouting)
+    defaults: DefaultsConfig = Field(
+        default_factory=DefaultsConfig, description="Plugins used when a project names none."
+    )
+    lifecycle: LifecycleConfig = Field(default_factory=LifecycleConfig, description="How sessions are watched.")
+    projects: list[ProjectConfig] = Field(default_factory=list, description="The repositories agents work on.")
+    notifiers: dict[str, NotifierConfig] = Field(default_factory=dict, description="Ways to tell a human, by name.")
+    notification_routing: NotificationRouting = Field(
+        default_factory=NotificationRouting, description="Which notifiers hear about which events."
+    )
     reactions: Annotated[dict[str, ReactionConfig], BeforeValidator(_merge_reactions)] = Field(
         default_factory=lambda: dict(DEFAULT_REACTIONS),
         description="The nine built-in reactions; keys given here override the defaults key by key.",
     )
-    budgets: BudgetsConfig = Field(default_factory=BudgetsConfig)
+    budgets: BudgetsConfig = Field(default_factory=BudgetsConfig, description="Spending limits for agents' model use.")
+
+    @field_validator("notifiers")
+    @classmethod
+    def _notifier_names_are_ids(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for name in value:
+            _config_id("notifier name")(name)
+        return value
 
     @model_validator(mode="after")
     def _cross_checks(self) -> EnnioConfig:
@@ -514,8 +551,6 @@ class EnnioConfig(StrictModel):
                 )
             seen_prefixes[project.prefix] = index
         names = set(self.notifiers)
-        for name in self.notifiers:
-            validate_id(name, "notifier name")
         referenced = [("defaults.notifiers", n) for n in self.defaults.notifiers]
         for prio, targets in self.notification_routing.priorities.items():
             referenced += [(f"notification_routing.priorities.{prio}", n) for n in targets]

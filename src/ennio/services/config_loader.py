@@ -11,21 +11,30 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
-from pydantic import ValidationError
-
-from ennio.core.config import EnnioConfig, suggest
 from ennio.core.errors import ConfigError, EnnioError
+
+if TYPE_CHECKING:
+    import yaml
+    from pydantic import ValidationError
+
+    from ennio.core.config import EnnioConfig
+
+# PyYAML, pydantic and the config models are imported inside the functions that need them: building
+# the models takes ~150 ms, and read-only commands (`ennio status`) only need the storage settings,
+# often without parsing anything.
 
 CONFIG_NAMES = ("ennio.yaml", "ennio.yml", ".ennio.yaml")
 CONFIG_ENV = "ENNIO_CONFIG"
 
 _VAR_RE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _MAX_DEPTH = 64
+#: values built from one file, aliases expanded (a "billion laughs" file stops here)
+_MAX_VALUES = 100_000
 
 PathKey = tuple[str | int, ...]
+_PLAIN_COLLECTION_TAGS = frozenset({"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"})
 _UNION_TAGS = frozenset({"github", "linear", "local", "desktop", "slack", "webhook", "apprise"})
 
 
@@ -93,16 +102,31 @@ class _Builder:
         self.file = file
         self.env = env
         self.lines: dict[PathKey, int] = {}
+        import yaml
+
         self.constructor = yaml.constructor.SafeConstructor()
         self.active: set[int] = set()
+        self.count = 0
 
     def build(self, node: yaml.Node, path: PathKey = ()) -> Any:
+        import yaml
+
         line = node.start_mark.line + 1
         self.lines.setdefault(path, line)
+        self.count += 1
+        if self.count > _MAX_VALUES:
+            raise ConfigError(
+                f"too many values (more than {_MAX_VALUES:,} once aliases are expanded)",
+                file=self.file,
+                line=line,
+                key=_path_str(path),
+            )
         if len(path) > _MAX_DEPTH:
             raise ConfigError("nesting is too deep", file=self.file, line=line, key=_path_str(path))
         if id(node) in self.active:
             raise ConfigError("an alias refers to itself", file=self.file, line=line, key=_path_str(path))
+        if isinstance(node, yaml.CollectionNode) and node.tag not in _PLAIN_COLLECTION_TAGS:
+            raise ConfigError(f"unsupported YAML tag {node.tag!r}", file=self.file, line=line, key=_path_str(path))
         self.active.add(id(node))
         try:
             if isinstance(node, yaml.MappingNode):
@@ -114,21 +138,34 @@ class _Builder:
             self.active.discard(id(node))
 
     def _mapping(self, node: yaml.MappingNode, path: PathKey) -> dict[str, Any]:
+        import yaml
+
+        own_count = sum(1 for key_node, _ in node.value if key_node.tag != "tag:yaml.org,2002:merge")
+        # `<<: *anchor` merge keys: flattening puts the merged pairs first; the mapping's own keys
+        # come after them and override them, as YAML specifies
         self.constructor.flatten_mapping(node)
+        merged_count = len(node.value) - own_count
         out: dict[str, Any] = {}
-        for key_node, value_node in node.value:
+        own_keys: set[str] = set()
+        for index, (key_node, value_node) in enumerate(node.value):
             if not isinstance(key_node, yaml.ScalarNode):
                 raise ConfigError(
                     "keys must be plain text", file=self.file, line=key_node.start_mark.line + 1, key=_path_str(path)
                 )
             key = str(self.constructor.construct_object(key_node))
-            if key in out:
-                raise ConfigError(
-                    f"key {key!r} appears twice",
-                    file=self.file,
-                    line=key_node.start_mark.line + 1,
-                    key=_path_str(path),
-                )
+            if index >= merged_count:
+                if key in own_keys:
+                    raise ConfigError(
+                        f"key {key!r} appears twice",
+                        file=self.file,
+                        line=key_node.start_mark.line + 1,
+                        key=_path_str(path),
+                    )
+                own_keys.add(key)
+            if key in out:  # a merged value being replaced: forget the lines recorded under it
+                sub = (*path, key)
+                for recorded in [p for p in self.lines if p[: len(sub)] == sub]:
+                    del self.lines[recorded]
             self.lines[(*path, key)] = key_node.start_mark.line + 1
             out[key] = self.build(value_node, (*path, key))
         return out
@@ -149,6 +186,8 @@ class _Builder:
 
 
 def parse_yaml(text: str, file: str, env: Mapping[str, str] | None = None) -> tuple[Any, dict[PathKey, int]]:
+    import yaml
+
     """Parse YAML text into plain data plus a line map; every problem is a :class:`ConfigError`."""
     builder = _Builder(file, os.environ if env is None else env)
     try:
@@ -175,17 +214,25 @@ def load_config(path: Path | None = None, *, env: Mapping[str, str] | None = Non
     if path is None:
         path = find_config()
         if path is None:
+            from ennio.core.config import EnnioConfig
+
             return LoadedConfig(EnnioConfig(), None)
+    text = _read(path)
+    return load_config_text(text, file=str(path), base_dir=path.resolve().parent, env=env, path=path)
+
+
+def _read(path: Path) -> str:
     file = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(
             "file not found", file=file, hint="run `ennio init` to write a starter configuration"
         ) from None
+    except IsADirectoryError:
+        raise ConfigError("is a folder, not a configuration file", file=file) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read: {exc}", file=file) from None
-    return load_config_text(text, file=file, base_dir=path.resolve().parent, env=env, path=path)
 
 
 def load_config_text(
@@ -196,11 +243,11 @@ def load_config_text(
     env: Mapping[str, str] | None = None,
     path: Path | None = None,
 ) -> LoadedConfig:
-    data, lines = parse_yaml(text, file, env)
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError("the top level must be a mapping of keys (server:, projects:, …)", file=file, line=1)
+    from pydantic import ValidationError
+
+    from ennio.core.config import EnnioConfig
+
+    data, lines = _parse_top(text, file, env)
     try:
         config = EnnioConfig.model_validate(data)
     except ValidationError as exc:
@@ -219,6 +266,66 @@ def load_config_text(
 
 
 # --------------------------------------------------------------------------- error explanation
+
+
+def _parse_top(text: str, file: str, env: Mapping[str, str] | None) -> tuple[dict[str, Any], dict[PathKey, int]]:
+    data, lines = parse_yaml(text, file, env)
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError("the top level must be a mapping of keys (server:, projects:, …)", file=file, line=1)
+    return data, lines
+
+
+# --------------------------------------------------------------------------- storage settings only
+
+
+_STORAGE_KEY_RE = re.compile(r"database_url|data_dir")
+_COMMENT_LINE_RE = re.compile(r"^[ \t]*#.*$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class StorageSettings:
+    """Where the database is: all that read-only commands need from the configuration."""
+
+    #: ``database_url`` as written (after ``${VAR}`` expansion); ``None`` means SQLite in ``data_dir``
+    database_url: str | None
+    #: ``data_dir`` from the file (``~`` expanded, relative to the file's folder), or ``None``
+    data_dir: Path | None
+    path: Path | None
+
+
+def load_storage_settings(path: Path | None = None, *, env: Mapping[str, str] | None = None) -> StorageSettings:
+    """Read only ``database_url`` and ``data_dir``, without validating the rest of the file.
+
+    Same discovery, ``${VAR}`` expansion and path rules as :func:`load_config`, at a fraction of
+    its start-up cost (no pydantic). Other keys are not checked here: commands that use them load
+    the whole configuration and report its problems.
+    """
+    if path is None:
+        path = find_config()
+        if path is None:
+            return StorageSettings(None, None, None)
+    file = str(path)
+    text = _read(path)
+    if not _STORAGE_KEY_RE.search(_COMMENT_LINE_RE.sub("", text)):
+        return StorageSettings(None, None, path)  # neither key is set: no need to parse YAML at all
+    data, lines = _parse_top(text, file, env)
+
+    def text_value(key: str) -> str | None:
+        value = data.get(key)
+        if value is None or isinstance(value, str):
+            return value
+        raise ConfigError(f"must be text, not {type(value).__name__}", file=file, line=lines.get((key,)), key=key)
+
+    url = text_value("database_url")
+    raw_dir = text_value("data_dir")
+    data_dir = None
+    if raw_dir is not None:
+        data_dir = Path(raw_dir).expanduser()
+        if not data_dir.is_absolute():
+            data_dir = (path.resolve().parent / data_dir).resolve()
+    return StorageSettings(url, data_dir, path)
 
 
 def _real_path(loc: tuple[Any, ...], data: Any) -> tuple[PathKey, tuple[Any, ...]]:
@@ -252,6 +359,8 @@ def _line_for(path: PathKey, lines: dict[PathKey, int]) -> int | None:
 
 def _schema_keys(path: PathKey) -> list[str]:
     """Known keys at ``path`` (for "did you mean" on unknown keys), from the JSON Schema."""
+    from ennio.core.config import EnnioConfig
+
     schema = EnnioConfig.model_json_schema()
     defs = schema.get("$defs", {})
 
@@ -285,6 +394,8 @@ def _schema_keys(path: PathKey) -> list[str]:
 
 
 def _explain(exc: ValidationError, data: Any, lines: dict[PathKey, int], file: str) -> ConfigError:
+    from ennio.core.config import suggest
+
     errors = exc.errors(include_url=False)
     messages: list[tuple[str, int | None, str]] = []
     for err in errors:

@@ -5,16 +5,23 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ennio.core.config import EnnioConfig
+if TYPE_CHECKING:  # the config models are slow to import; `ennio status` only needs paths
+    from ennio.core.config import EnnioConfig
 
 DATA_DIR_ENV = "ENNIO_DATA_DIR"
 
 
 def data_dir(config: EnnioConfig | None = None) -> Path:
     """``data_dir`` from the config, else ``$ENNIO_DATA_DIR``, else the platform's user data folder."""
-    if config is not None and config.data_dir is not None:
-        return config.data_dir
+    return resolve_data_dir(config.data_dir if config is not None else None)
+
+
+def resolve_data_dir(configured: Path | None) -> Path:
+    """``configured`` if given, else ``$ENNIO_DATA_DIR``, else the platform's user data folder."""
+    if configured is not None:
+        return configured
     env = os.environ.get(DATA_DIR_ENV)
     if env:
         return Path(env).expanduser()
