@@ -9,13 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from ennio.core.plugins import AgentContext, PluginContext
+from ennio.core.plugins import AgentContext, PluginContext, Usage
 from ennio.core.session import ActivityState
 from ennio.plugins.agent.claude_code import ClaudeCodeAgent, encode_project_dir
 from tests.helpers.agent_cli import prepare_claude, start_launch
 from tests.helpers.git import git
 from tests.helpers.model_servers import ModelServer, Reply, ToolCall
 from tests.helpers.tmux import Pane, TmuxServer
+from tests.helpers.wait import wait_for
 from tests.plugins.agent.conftest import live_probe, recorder, wait_state
 
 pytestmark = pytest.mark.agents
@@ -72,8 +73,13 @@ def test_launch_runs_interactive_session_that_works_then_waits(
     assert transcript.is_file()
     reading = agent.detect_activity(live_probe(pane, workspace, home, None))
     assert reading.resume_id == launch.resume_id
-    usage = agent.usage(live_probe(pane, workspace, home, launch.resume_id))
-    assert usage is not None
+
+    def final_usage() -> Usage | None:
+        # Claude Code writes the streamed message's final usage to the transcript a moment after the screen
+        found = agent.usage(live_probe(pane, workspace, home, launch.resume_id))
+        return found if found is not None and found.output_tokens else None
+
+    usage = wait_for(final_usage, 30, what="usage in the transcript")
     assert usage.output_tokens == 41
     assert usage.model == "claude-sonnet-4-5"
     REC.screen("ready", pane.screen())
