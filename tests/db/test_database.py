@@ -1,6 +1,10 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -64,16 +68,45 @@ async def test_a_file_that_is_not_a_database(tmp_path: Path) -> None:
     assert "\n" not in info.value.message
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root can write read-only files")
-async def test_read_only_database_file(tmp_path: Path) -> None:
-    async with await open_database(None, tmp_path):
-        pass
-    (tmp_path / "ennio.db").chmod(0o444)
+_OPEN_AND_REPORT = """
+import asyncio, sys
+from pathlib import Path
+from ennio.core.errors import StorageError
+from ennio.db import open_database
+
+async def main() -> None:
     try:
-        with pytest.raises(StorageError, match="not readable and writable"):
-            await open_database(None, tmp_path)
+        await open_database(None, Path(sys.argv[1]))
+    except StorageError as exc:
+        print(exc.message)
+        return
+    print("OPENED")
+
+asyncio.run(main())
+"""
+
+
+async def test_read_only_database_file() -> None:
+    """A database file Ennio may read but not write is refused clearly (as an unprivileged user)."""
+    folder = Path(tempfile.mkdtemp(prefix="ennio-ro-"))
+    try:
+        async with await open_database(None, folder):
+            pass
+        folder.chmod(0o755)
+        (folder / "ennio.db").chmod(0o444)
+        # root can write a read-only file, so the check runs as an ordinary user (nobody) when we are root
+        prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if os.geteuid() == 0 else []
+        result = subprocess.run(
+            [*prefix, sys.executable, "-c", _OPEN_AND_REPORT, str(folder)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            env={**os.environ, "HOME": str(folder)},
+        )
+        assert "not readable and writable" in result.stdout, result.stdout + result.stderr
     finally:
-        (tmp_path / "ennio.db").chmod(0o644)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 async def test_unreachable_postgres_is_one_clear_line_without_the_password(tmp_path: Path) -> None:
