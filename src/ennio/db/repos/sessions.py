@@ -7,13 +7,13 @@ from collections.abc import Iterable
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import RowMapping, delete, exists, select
+from sqlalchemy import RowMapping, delete, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ennio.core.errors import Conflict, InvalidInput, NotFound
+from ennio.core.errors import Conflict, InvalidInput, LimitReached, NotFound
 from ennio.core.ids import make_session_id, validate_id
-from ennio.core.session import Session, SessionStatus, StatusChange, check_transition
+from ennio.core.session import LIVE_STATUSES, Session, SessionStatus, StatusChange, check_transition
 from ennio.db.codec import session_from_values, session_to_values
 from ennio.db.repos._base import Repository
 from ennio.db.repos.projects import insert_missing_project
@@ -65,11 +65,19 @@ class SessionRepository(Repository):
                 if not taken:
                     return session_id
 
-    async def insert(self, session: Session) -> Session:
-        """Store a new session (and its first history entry). The project row is created if missing."""
+    async def insert(self, session: Session, *, live_limit: int | None = None) -> Session:
+        """Store a new session (and its first history entry). The project row is created if missing.
+
+        With ``live_limit``, the insert is refused with :class:`LimitReached` when the project already has
+        that many live sessions (:data:`LIVE_STATUSES`). Count and insert are one transaction under the
+        project row's lock (SQLite: the database write lock), so concurrent spawns, from any number of
+        processes, never exceed the limit.
+        """
         values = session_to_values(session)
         async with self._access.write() as conn:
             await insert_missing_project(conn, session.project_id, session.project_id, self._now())
+            if live_limit is not None:
+                await self._check_live_limit(conn, session.project_id, live_limit)
             try:
                 await conn.execute(sessions.insert().values(values))
             except IntegrityError as exc:
@@ -87,6 +95,27 @@ class SessionRepository(Repository):
                 )
             )
         return session
+
+    async def count_live(self, project_id: str) -> int:
+        """How many of the project's sessions count against ``max_sessions``."""
+        async with self._access.read() as conn:
+            return await self._live_count(conn, project_id)
+
+    @staticmethod
+    async def _live_count(conn: AsyncConnection, project_id: str) -> int:
+        live = [s.value for s in LIVE_STATUSES]
+        query = select(func.count()).where(sessions.c.project_id == project_id, sessions.c.status.in_(live))
+        return int(await conn.scalar(query) or 0)
+
+    async def _check_live_limit(self, conn: AsyncConnection, project_id: str, limit: int) -> None:
+        await conn.execute(select(projects.c.id).where(projects.c.id == project_id).with_for_update())
+        live = await self._live_count(conn, project_id)
+        if live >= limit:
+            raise LimitReached(
+                f"project {project_id!r} already has {live} live session{'s' if live != 1 else ''} "
+                f"(max_sessions is {limit})",
+                hint="kill or clean up a session first (`ennio session kill ID`), or raise the project's max_sessions",
+            )
 
     async def find(self, session_id: str) -> Session | None:
         async with self._access.read() as conn:

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
+from ennio.core.config import ProjectConfig
 from ennio.core.errors import Conflict, InvalidId, RuntimeFailure
 from ennio.core.plugins import LaunchSpec, PluginContext, PluginManifest, RuntimeHandle, SendResult, Slot
 from ennio.plugins._proc import Completed, require, run, tail
@@ -119,6 +120,10 @@ class TmuxRuntime:
         return pane if _PANE_ID_RE.fullmatch(pane) else f"={check_name(handle.id)}:"
 
     # ------------------------------------------------------------------ Runtime
+
+    async def preflight(self, project: ProjectConfig) -> None:
+        """tmux is installed (checked before a session's workspace is made)."""
+        self._tmux_path()
 
     async def start(self, spec: LaunchSpec) -> RuntimeHandle:
         """Start the agent in a new session; a dead session of the same name (kept for its screen) is replaced."""

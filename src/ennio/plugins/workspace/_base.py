@@ -247,8 +247,17 @@ class GitWorkspace:
     async def exists(self, info: WorkspaceInfo) -> bool:
         return info.path.is_dir() and (info.path / ".git").exists()
 
-    async def unsafe_reasons(self, info: WorkspaceInfo, project: ProjectConfig) -> list[str]:
+    async def preflight(self, project: ProjectConfig) -> None:
+        """git is installed and the project's path is the top folder of a git repository."""
+        _git.require_git()
+        await _git.open_repo(project.path)
+
+    async def unsafe_reasons(
+        self, info: WorkspaceInfo, project: ProjectConfig, *, merged_head: str | None = None
+    ) -> list[str]:
         validate_branch_name(info.branch)
+        if merged_head is not None:
+            _git.check_commit_id(merged_head)
         _git.require_git()
         if not await self.exists(info):
             return []
@@ -258,7 +267,9 @@ class GitWorkspace:
             changed = [c for c in await _git.changes(info.path) if c.path.rstrip("/") not in ours]
             if changed:
                 reasons.append(_describe_changes(changed))
-            pending = await _git.unpushed(info.path, info.branch, info.base_branch or project.default_branch)
+            pending = await _git.unpushed(
+                info.path, info.branch, info.base_branch or project.default_branch, merged_head
+            )
         except WorkspaceError as exc:
             return [*reasons, f"could not check it for unsaved work ({exc.message})"]
         if self.owns_stash and (stashed := await _git.stash_count(info.path)):
@@ -272,9 +283,15 @@ class GitWorkspace:
         return reasons
 
     async def destroy(
-        self, info: WorkspaceInfo, project: ProjectConfig, *, force: bool = False, agent_alive: bool = False
+        self,
+        info: WorkspaceInfo,
+        project: ProjectConfig,
+        *,
+        force: bool = False,
+        agent_alive: bool = False,
+        merged_head: str | None = None,
     ) -> None:
-        reasons = await self.unsafe_reasons(info, project)
+        reasons = await self.unsafe_reasons(info, project, merged_head=merged_head)
         if agent_alive:
             reasons.append("an agent is still running in it")
         if reasons and not force:
@@ -286,9 +303,11 @@ class GitWorkspace:
         if reasons:
             log.warning("destroying %s by force despite: %s", info.path, "; ".join(reasons))
         _guard(info.path, project.path)
-        await self._remove(info, project, force=force)
+        await self._remove(info, project, force=force, merged_head=merged_head)
 
-    async def _remove(self, info: WorkspaceInfo, project: ProjectConfig, *, force: bool) -> None:
+    async def _remove(
+        self, info: WorkspaceInfo, project: ProjectConfig, *, force: bool, merged_head: str | None = None
+    ) -> None:
         raise NotImplementedError
 
 
