@@ -15,6 +15,7 @@ from ennio.plugins.tracker.local import LocalTracker
 from ennio.services.stack import Services
 from tests.helpers.echo_agent_plugin import EchoAgent
 from tests.helpers.git import git
+from tests.helpers.processes import run_released_together
 from tests.helpers.runtime import wait_received
 from tests.helpers.sessions_env import branches, leftovers, make_config, services, tmux_sessions
 from tests.helpers.wait import async_wait_for, wait_for
@@ -246,3 +247,20 @@ async def test_a_second_process_sees_what_the_first_made(tmux_socket: str, data_
         assert info.alive is True
         await second.sessions.kill(session.id, workspace=True)
     assert tmux_sessions(tmux_socket) == []
+
+
+@pytest.mark.slow
+async def test_two_processes_spawning_at_once_respect_max_sessions(
+    tmux_socket: str, data_dir: Path, repo: Path
+) -> None:
+    results = await run_released_together(
+        "tests.helpers.spawn_worker", [[str(data_dir), str(repo), "3", "3"], [str(data_dir), str(repo), "3", "3"]]
+    )
+    made = [sid for r in results for sid in r["made"]]
+    assert [r["errors"] for r in results] == [[], []]
+    assert len(made) == 3 and len(set(made)) == 3
+    assert sum(r["refused"] for r in results) == 3
+    async with services(make_config(data_dir, repo)) as stack:
+        left = await leftovers(stack, repo, tmux_socket)
+        assert sorted(left.rows) == sorted(made)
+        assert len(left.tmux) == 3 and len(left.worktrees) == 3 and len(left.branches) == 3
