@@ -219,6 +219,7 @@ class SessionManager:
                 alive = await runtime.alive(handle)
             if alive:
                 attach = self.env.plugins.terminal().attach(handle, runtime)
+        await self.env.events.flush()  # include what this process emitted a moment ago
         recent = await self.env.db.events.query(session_id=session.id, limit=max(events, 1), newest_first=True)
         return SessionInfo(session, alive, reading, attach, [item.event for item in recent][:events])
 
