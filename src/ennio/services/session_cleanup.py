@@ -170,5 +170,5 @@ async def _clean_one(
         status = SessionStatus.MERGED
     await env.db.sessions.transition(session.id, SessionStatus.DONE, f"cleaned: {done.why}", expected_from=status)
     cleaned = await env.db.sessions.get(session.id)
-    env.emit(EventType.SESSION_CLEANED, cleaned, f"{session.id} cleaned up: {done.why}", why=done.why)
+    await env.emit(EventType.SESSION_CLEANED, cleaned, f"{session.id} cleaned up: {done.why}", why=done.why)
     return True, CleanupItem(session.id, session.project_id, done.why, workspace_removed=exists)

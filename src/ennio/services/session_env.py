@@ -50,7 +50,9 @@ class SessionEnv:
     def runtime_prefix(self) -> str:
         return tmux_session_name(self.instance, "x")[:-1]
 
-    def emit(self, type: EventType, session: Session, message: str, **data: Any) -> None:
+    async def emit(self, type: EventType, session: Session, message: str, **data: Any) -> None:
+        """Publish a session event and wait until it is in the event log: a caller told "spawned" (or a
+        daemon killed right after) never finds the event missing."""
         self.events.publish(
             Event.of(
                 type,
@@ -61,6 +63,7 @@ class SessionEnv:
                 timestamp=self.clock.now(),
             )
         )
+        await self.events.flush()
 
 
 def workspace_info(session: Session) -> WorkspaceInfo | None:
@@ -151,5 +154,5 @@ async def mark_exited(env: SessionEnv, session: Session, reason: str) -> Session
     """Record that the session's agent is gone: status exited, activity exited, ``session.exited``."""
     await env.db.sessions.transition(session.id, SessionStatus.EXITED, reason, expected_from=session.status)
     updated = await env.db.sessions.update(session.id, activity=ActivityState.EXITED)
-    env.emit(EventType.SESSION_EXITED, updated, f"{session.id}: {reason}", reason=reason, previous=str(session.status))
+    await env.emit(EventType.SESSION_EXITED, updated, f"{session.id}: {reason}", reason=reason, previous=str(session.status))
     return updated

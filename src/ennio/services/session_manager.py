@@ -296,7 +296,7 @@ class SessionManager:
             assert info is not None and ws_plugin is not None and project is not None
             await ws_plugin.destroy(info, project, force=force)
         session = await self.env.db.sessions.update(session.id, activity=ActivityState.EXITED)
-        self.env.emit(
+        await self.env.emit(
             EventType.SESSION_KILLED,
             session,
             f"{session.id} killed" + (" and its workspace removed" if ws_exists else ""),
@@ -375,7 +375,7 @@ class SessionManager:
         except BaseException:
             await asyncio.shield(rollback.run())
             raise
-        env.emit(
+        await env.emit(
             EventType.SESSION_RESTORED,
             session,
             f"{session.id} restored",

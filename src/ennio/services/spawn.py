@@ -194,7 +194,7 @@ class Spawner:
         except BaseException:
             await asyncio.shield(rollback.run())
             raise
-        env.emit(
+        await env.emit(
             EventType.SESSION_SPAWNED,
             session,
             f"{session_id} spawned: {agent_name} on {branch}",
