@@ -209,3 +209,22 @@ async def test_a_cancelled_spawn_is_rolled_back(stack: Services, repo: Path, tmu
     with pytest.raises(asyncio.CancelledError):
         await task
     await assert_clean(stack, repo, tmux_socket)
+
+
+@pytest.mark.parametrize("agent", ["aider", "claude-code", "codex", "opencode"])
+async def test_a_real_agent_cli_missing_says_how_to_install_it(
+    tmux_socket: str, data_dir: Path, repo: Path, tmp_path: Path, agent: str
+) -> None:
+    from ennio.core.plugins import Slot
+    from ennio.services.registry import PluginRegistry
+
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    config = make_config(data_dir, repo, agent=agent, agent_config={"env": {"PATH": str(empty)}})
+    async with services(config) as stack:
+        with pytest.raises(MissingTool) as caught:
+            await stack.sessions.spawn("app", prompt="x")
+        plugin = PluginRegistry().get(Slot.AGENT, agent)
+        assert f"{plugin.executable} is not installed" in one_line(caught.value)
+        assert caught.value.hint == plugin.install_hint and "install" in plugin.install_hint
+        await assert_clean(stack, repo, tmux_socket)
