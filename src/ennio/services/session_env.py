@@ -154,5 +154,7 @@ async def mark_exited(env: SessionEnv, session: Session, reason: str) -> Session
     """Record that the session's agent is gone: status exited, activity exited, ``session.exited``."""
     await env.db.sessions.transition(session.id, SessionStatus.EXITED, reason, expected_from=session.status)
     updated = await env.db.sessions.update(session.id, activity=ActivityState.EXITED)
-    await env.emit(EventType.SESSION_EXITED, updated, f"{session.id}: {reason}", reason=reason, previous=str(session.status))
+    await env.emit(
+        EventType.SESSION_EXITED, updated, f"{session.id}: {reason}", reason=reason, previous=str(session.status)
+    )
     return updated

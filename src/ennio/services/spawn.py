@@ -130,27 +130,34 @@ class Spawner:
             if branch is None:
                 branch = validate_branch_name(tracker.branch_name(issue))
 
-        session_id = await env.db.sessions.allocate_id(project.pid, project.prefix)
-        branch = branch or f"session/{session_id}"
-        prompt = compose_prompt(issue=issue, prompt=request.prompt, branch=branch, base_branch=project.default_branch)
         metadata: dict[str, Any] = {META_SPAWNER: spawner_mark()}
-        session = Session(
-            id=session_id,
-            project_id=project.pid,
-            status=SessionStatus.SPAWNING,
-            agent=agent_name,
-            runtime=runtime_name,
-            workspace=workspace_name,
-            branch=branch,
-            base_branch=project.default_branch,
-            issue_id=issue.key if issue else None,
-            issue_url=issue.url if issue else None,
-            prompt=prompt,
-            metadata=metadata,
-            created_at=env.clock.now(),
-            updated_at=env.clock.now(),
-        )
-        await env.db.sessions.insert(session, live_limit=project.max_sessions)
+
+        def build(session_id: str) -> Session:
+            """The new row; runs inside the transaction that allocates its id."""
+            chosen = branch or f"session/{session_id}"
+            now = env.clock.now()
+            return Session(
+                id=session_id,
+                project_id=project.pid,
+                status=SessionStatus.SPAWNING,
+                agent=agent_name,
+                runtime=runtime_name,
+                workspace=workspace_name,
+                branch=chosen,
+                base_branch=project.default_branch,
+                issue_id=issue.key if issue else None,
+                issue_url=issue.url if issue else None,
+                prompt=compose_prompt(
+                    issue=issue, prompt=request.prompt, branch=chosen, base_branch=project.default_branch
+                ),
+                metadata=metadata,
+                created_at=now,
+                updated_at=now,
+            )
+
+        session = await env.db.sessions.insert_new(project.pid, project.prefix, build, live_limit=project.max_sessions)
+        session_id, prompt = session.id, session.prompt or ""
+        branch = session.branch or ""
         rollback = Rollback()
         rollback.add(f"delete session row {session_id}", lambda: env.db.sessions.delete(session_id))
         try:
@@ -188,9 +195,9 @@ class Spawner:
             )
             metadata.pop(META_SPAWNER, None)
             await env.db.sessions.transition(
-                session_id, SessionStatus.WORKING, "spawned", expected_from=SessionStatus.SPAWNING
+                session_id, SessionStatus.WORKING, "spawned", expected_from=SessionStatus.SPAWNING, metadata=metadata
             )
-            session = await env.db.sessions.update(session_id, metadata=metadata)
+            session = await env.db.sessions.get(session_id)
         except BaseException:
             await asyncio.shield(rollback.run())
             raise
