@@ -150,7 +150,10 @@ class TmuxRuntime:
         try:
             result = await self._tmux(self.socket, new_session, keep_dead_pane, check=False)
         except BaseException:
+            # cancelled or timed out: tmux may have made the session already; leave nothing behind
             spec_file.unlink(missing_ok=True)
+            kill = self._tmux(self.socket, ["kill-session", "-t", f"={spec.name}"], check=False)
+            await asyncio.shield(asyncio.ensure_future(kill))
             raise
         pane = result.stdout.strip().splitlines()[0] if result.stdout.strip() else ""
         if result.ok and pane.startswith("%"):
