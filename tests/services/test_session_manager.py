@@ -264,3 +264,8 @@ async def test_two_processes_spawning_at_once_respect_max_sessions(
         left = await leftovers(stack, repo, tmux_socket)
         assert sorted(left.rows) == sorted(made)
         assert len(left.tmux) == 3 and len(left.worktrees) == 3 and len(left.branches) == 3
+
+
+async def test_the_session_spawn_returns_is_the_stored_row(stack: Services) -> None:
+    session = await stack.sessions.spawn("app", prompt="x")
+    assert session == await stack.sessions.get(session.id)

@@ -167,15 +167,9 @@ class Spawner:
             )
             rollback.add(f"destroy workspace {info.path}", lambda: workspace.destroy(info, project, force=True))
             metadata[META_WORKSPACE] = info.to_dict()
-            await env.db.sessions.update(
-                session_id,
-                workspace_path=str(info.path),
-                branch=info.branch,
-                base_branch=info.base_branch,
-                metadata=metadata,
-            )
             context = AgentContext(session_id, project, info.path, prompt, project.agent_config, rules)
             launch = agent.launch(context)
+            metadata[META_RESUME_ID] = launch.resume_id
             await asyncio.to_thread(write_agent_files, info.path, launch.files)
             say(f"starting {agent_name} in {runtime_name}")
             started_at = env.clock.now()
@@ -186,18 +180,39 @@ class Spawner:
                 env=launch.env,
                 log_path=logs_dir(env.data_dir) / "sessions" / f"{session_id}.log",
             )
-            handle = await runtime.start(spec)
+            # the workspace is recorded while the terminal starts (a restarted daemon needs it to restore)
+            recorded = asyncio.ensure_future(
+                env.db.sessions.update(
+                    session_id,
+                    workspace_path=str(info.path),
+                    branch=info.branch,
+                    base_branch=info.base_branch,
+                    metadata=dict(metadata),
+                )
+            )
+            try:
+                handle = await runtime.start(spec)
+            except BaseException:
+                await asyncio.shield(asyncio.gather(recorded, return_exceptions=True))
+                raise
             rollback.add(f"stop the agent {handle.id}", lambda: runtime.destroy(handle))
-            metadata[META_RESUME_ID] = launch.resume_id
-            await env.db.sessions.update(session_id, runtime_handle=handle.to_dict(), metadata=metadata)
+            await recorded
+            session = await env.db.sessions.update(session_id, runtime_handle=handle.to_dict())
             metadata[META_DELIVERY] = await self.deliver(
                 session_id, agent_name, runtime_name, handle, launch, info, started_at, say
             )
             metadata.pop(META_SPAWNER, None)
-            await env.db.sessions.transition(
+            change = await env.db.sessions.transition(
                 session_id, SessionStatus.WORKING, "spawned", expected_from=SessionStatus.SPAWNING, metadata=metadata
             )
-            session = await env.db.sessions.get(session_id)
+            session = session.model_copy(
+                update={
+                    "status": change.to_status,
+                    "status_reason": change.reason,
+                    "metadata": metadata,
+                    "updated_at": change.at,
+                }
+            )
         except BaseException:
             await asyncio.shield(rollback.run())
             raise
