@@ -2,7 +2,7 @@
 
 It takes its prompt ``typed`` (like aider), so spawning it exercises the wait-until-ready and send path.
 In-process tests add it with ``PluginRegistry.register``; subprocesses (CLI, daemon) find it through an
-entry point in a throw-away ``.dist-info`` folder on ``PYTHONPATH`` (:func:`install_entry_point`) — the
+entry point in a throw-away ``.dist-info`` folder on ``PYTHONPATH`` (:func:`subprocess_pythonpath`) — the
 same way a third-party plugin package is found.
 
 ``agent_config.command`` replaces the program (to test a missing agent CLI); ``agent_config.passthrough``
@@ -28,6 +28,7 @@ from ennio.core.plugins import (
     Usage,
 )
 from ennio.core.session import ActivityState
+from tests.helpers.plugins import make_plugin_distribution
 
 ECHO_AGENT = Path(__file__).with_name("echo_agent.py")
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -89,15 +90,11 @@ class EchoAgent:
         return None
 
 
-def install_entry_point(folder: Path) -> Path:
-    """Make ``folder`` a ``PYTHONPATH`` entry that registers ``echo`` under ``ennio.agent``; returns it."""
-    dist = folder / "ennio_test_plugins-0.0.1.dist-info"
-    dist.mkdir(parents=True, exist_ok=True)
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: ennio-test-plugins\nVersion: 0.0.1\n")
-    (dist / "entry_points.txt").write_text("[ennio.agent]\necho = tests.helpers.echo_agent_plugin:EchoAgent\n")
-    return folder
-
-
 def subprocess_pythonpath(folder: Path) -> str:
-    """``PYTHONPATH`` for a CLI or daemon subprocess that should know the echo agent."""
-    return f"{install_entry_point(folder)}:{REPO_ROOT}"
+    """``PYTHONPATH`` for a CLI or daemon subprocess that should know the echo agent: a plugin distribution
+    registering ``echo`` under ``ennio.agent`` (made in ``folder``), and this repository for its code."""
+    site = folder / "site"
+    if not site.exists():
+        source = "from tests.helpers.echo_agent_plugin import EchoAgent\n"
+        make_plugin_distribution(site, "ennio_test_echo", {"ennio.agent": ["echo = ennio_test_echo:EchoAgent"]}, source)
+    return f"{site}:{REPO_ROOT}"
