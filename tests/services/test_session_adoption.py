@@ -38,7 +38,9 @@ async def test_live_agents_are_adopted_and_dead_ones_marked_exited(stack: Servic
     assert tmux_sessions(tmux_socket) == [stack.sessions.env.runtime_name(alive.id)]
 
 
-async def spawning_row(stack: Services, session_id: str, spawner_pid: int, with_terminal: bool) -> Session:
+async def spawning_row(
+    stack: Services, session_id: str, spawner_pid: int, with_terminal: bool, store_handle: bool = True
+) -> Session:
     """A session row as a spawn leaves it mid-way: status spawning, maybe its terminal already started."""
     from ennio.services.session_env import spawner_mark
 
@@ -51,7 +53,8 @@ async def spawning_row(stack: Services, session_id: str, spawner_pid: int, with_
         runtime = stack.sessions.env.plugins.runtime("tmux")
         spec = LaunchSpec(stack.sessions.env.runtime_name(session_id), [sys.executable, "-c", "input()"], Path.cwd())
         handle = await runtime.start(spec)
-        await stack.db.sessions.update(session_id, runtime_handle=handle.to_dict())
+        if store_handle:
+            await stack.db.sessions.update(session_id, runtime_handle=handle.to_dict())
     return session
 
 
@@ -87,3 +90,17 @@ async def test_terminals_no_session_owns_are_reported_not_killed(stack: Services
 
     assert report.orphans == [name]
     assert tmux_sessions(tmux_socket) == [name]
+
+
+async def test_a_spawn_cut_short_before_its_handle_was_stored_still_loses_its_terminal(
+    stack: Services, tmux_socket: str
+) -> None:
+    finished = subprocess.Popen([sys.executable, "-c", "pass"])
+    finished.wait()
+    await spawning_row(stack, "app-5", finished.pid, with_terminal=True, store_handle=False)
+    assert tmux_sessions(tmux_socket) == [stack.sessions.env.runtime_name("app-5")]
+
+    report = await stack.sessions.readopt()
+
+    assert report.interrupted == ["app-5"] and report.orphans == []
+    assert tmux_sessions(tmux_socket) == []

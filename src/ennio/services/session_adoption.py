@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ennio.core.errors import Conflict, EnnioError, IllegalTransition
+from ennio.core.plugins import RuntimeHandle
 from ennio.core.session import ACTIVE_STATUSES, Session, SessionStatus
 from ennio.services.session_env import SessionEnv, mark_exited, runtime_handle, spawner_running
 
@@ -89,8 +90,10 @@ async def _spawning(env: SessionEnv, session: Session, running: bool, report: Ad
     if spawner_running(session):
         report.in_progress.append(session.id)
         return
-    handle = runtime_handle(session)
-    if running and handle is not None:
+    if running:
+        # no stored handle when the spawn was cut short between starting the terminal and recording it:
+        # a handle naming just the session's terminal reaches it on the runtime's own server
+        handle = runtime_handle(session) or RuntimeHandle(session.runtime, env.runtime_name(session.id))
         await env.plugins.runtime(session.runtime).destroy(handle)
     await mark_exited(env, session, "its spawn was interrupted (the process spawning it stopped)")
     report.interrupted.append(session.id)

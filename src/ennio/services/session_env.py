@@ -133,6 +133,7 @@ async def read_activity(
     try:
         screen = await runtime.output(handle, 100)
     except RuntimeFailure:
+        alive = alive and await runtime.alive(handle)  # it may have gone between the two looks
         if alive:
             raise
     probe = ActivityProbe(

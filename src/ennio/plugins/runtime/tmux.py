@@ -109,8 +109,11 @@ class TmuxRuntime:
             argv, input=input, check=check, timeout=timeout, error=RuntimeFailure, what=f"tmux {commands[0][0]}"
         )
 
-    @staticmethod
-    def _socket_of(handle: RuntimeHandle) -> str | None:
+    def _socket_of(self, handle: RuntimeHandle) -> str | None:
+        """The server the handle's session lives on; a handle that does not say (one rebuilt from just the
+        session name, e.g. for a spawn cut short before its handle was stored) means this runtime's server."""
+        if "socket" not in handle.data:
+            return self.socket
         socket = handle.data.get("socket")
         return str(socket) if socket else None
 
