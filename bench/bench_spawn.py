@@ -107,6 +107,8 @@ def bench(root: Path, rounds: int, files: int) -> int:
     finally:
         subprocess.run([*ennio, "stop", "--force"], env=env, capture_output=True)
         subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True)
+        tmux_dir = Path(os.environ.get("TMUX_TMPDIR") or "/tmp") / f"tmux-{os.getuid()}"
+        (tmux_dir / socket).unlink(missing_ok=True)
 
 
 async def measure(url: str, pid: int, repo: Path, root: Path, socket: str, rounds: int, files: int) -> int:
