@@ -4,6 +4,7 @@ and committed on the session branch, and Ennio reports the activity going active
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -21,7 +22,7 @@ from tests.helpers.agent_cli import (
     tool_path,
 )
 from tests.helpers.git import git
-from tests.helpers.model_servers import ModelServer
+from tests.helpers.model_servers import ModelServer, RecordedRequest
 from tests.helpers.sessions_env import make_config, services
 from tests.helpers.wait import async_wait_for
 
@@ -63,8 +64,13 @@ async def test_aider_edits_and_commits_on_the_session_branch(
             request = await _wait_text(server, "it must return a + b.")
             assert request.body["model"] == "fake-model"
             assert "Keep functions small." in request.text()  # project rules reached aider (read-only file)
-            seen = [await _activity(stack, session.id)]
-            assert seen[0] is ActivityState.ACTIVE  # the model is still "thinking"
+            seen: list[ActivityState | None] = []
+
+            async def active() -> bool:  # the model is still "thinking": aider shows it is working
+                seen.append(await _activity(stack, session.id))
+                return seen[-1] is ActivityState.ACTIVE
+
+            await async_wait_for(active, 30, interval=0.2, what="aider to read active")
             hold.set()
 
             async def committed() -> bool:
@@ -83,7 +89,8 @@ async def test_aider_edits_and_commits_on_the_session_branch(
             assert git(workspace, "show", "--name-only", "--format=", "HEAD") == "calc.py"
             assert git(repo, "log", "-1", "--format=%s", "session/calc-1") == "Make add add"
             assert git(repo, "log", "-1", "--format=%s", "main") == "initial commit"
-            assert seen[0] is ActivityState.ACTIVE and seen[-1] is ActivityState.IDLE
+            assert ActivityState.ACTIVE in seen and seen[-1] is ActivityState.IDLE
+            assert seen.index(ActivityState.ACTIVE) < seen.index(ActivityState.IDLE)
             await stack.sessions.kill(session.id)
 
 
@@ -92,7 +99,5 @@ async def _activity(stack: Services, session_id: str) -> ActivityState | None:
     return info.activity.state if info.activity else None
 
 
-async def _wait_text(server: ModelServer, needle: str) -> object:
-    import asyncio
-
+async def _wait_text(server: ModelServer, needle: str) -> RecordedRequest:
     return await asyncio.to_thread(server.wait_for_text, needle, 90)
