@@ -82,6 +82,19 @@ class PluginContext:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+@runtime_checkable
+class Preflight(Protocol):
+    """Optional for a plugin of any slot: say, before anything is made, whether it can work here.
+
+    The SessionManager calls ``preflight`` before it creates a session, so a missing program (tmux,
+    git) or an unusable repository is reported before any workspace, terminal or row exists.
+    """
+
+    async def preflight(self, project: ProjectConfig) -> None:
+        """Raise ``MissingTool`` (with how to install it) or another ``EnnioError`` if it cannot work."""
+        ...
+
+
 # --------------------------------------------------------------------------- agent
 
 
@@ -299,12 +312,24 @@ class Workspace(Protocol):
         """Make the workspace on its branch, run post_create, symlinks and copies; undo all on failure."""
         ...
 
-    async def unsafe_reasons(self, info: WorkspaceInfo, project: ProjectConfig) -> list[str]:
-        """Why destroying would lose work (uncommitted changes, unpushed commits); empty if safe."""
+    async def unsafe_reasons(
+        self, info: WorkspaceInfo, project: ProjectConfig, *, merged_head: str | None = None
+    ) -> list[str]:
+        """Why destroying would lose work (uncommitted changes, unpushed commits); empty if safe.
+
+        ``merged_head``: the head commit of the session's merged pull request. Commits it contains are
+        saved even when nothing else holds them (a squash merge whose remote branch was deleted).
+        """
         ...
 
     async def destroy(
-        self, info: WorkspaceInfo, project: ProjectConfig, *, force: bool = False, agent_alive: bool = False
+        self,
+        info: WorkspaceInfo,
+        project: ProjectConfig,
+        *,
+        force: bool = False,
+        agent_alive: bool = False,
+        merged_head: str | None = None,
     ) -> None:
         """Remove the workspace; raise ``UnsafeToDestroy`` naming the reasons unless ``force``."""
         ...

@@ -63,6 +63,8 @@ PR_STATUSES: frozenset[SessionStatus] = frozenset(
 )
 #: Statuses the lifecycle loop keeps reconciling (everything not terminal).
 ACTIVE_STATUSES: frozenset[SessionStatus] = frozenset(S) - TERMINAL_STATUSES
+#: Statuses that count against a project's ``max_sessions``: not terminal and not exited.
+LIVE_STATUSES: frozenset[SessionStatus] = ACTIVE_STATUSES - {S.EXITED}
 
 # PR states that can be observed directly from the forge (CI and review can move in any order,
 # and a poll may skip intermediate states). ci_fix_sent / ci_fix_failed are entered only by

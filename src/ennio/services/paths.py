@@ -49,3 +49,8 @@ def logs_dir(root: Path) -> Path:
 
 def pid_file(root: Path) -> Path:
     return root / "ennio.pid"
+
+
+def daemon_state_file(root: Path) -> Path:
+    """Where a running daemon says where it listens (pid, URL); removed when it stops."""
+    return root / "daemon.json"

@@ -262,3 +262,51 @@ async def test_allocate_id_from_several_processes_never_duplicates(db_url: str |
     ids = [session_id for result in results for session_id in result]
     assert len(ids) == len(set(ids)) == workers * each
     assert sorted(int(i.removeprefix("app-")) for i in ids) == list(range(1, workers * each + 1))
+
+
+async def test_insert_new_allocates_and_stores_in_one_step(db: Database) -> None:
+    made = await db.sessions.insert_new("app", "app", lambda sid: make_session(sid, branch=f"session/{sid}"))
+    again = await db.sessions.insert_new("app", "app", lambda sid: make_session(sid))
+    assert (made.id, made.branch, again.id) == ("app-1", "session/app-1", "app-2")
+    assert (await db.sessions.get("app-1")).branch == "session/app-1"
+    assert [c.to_status for c in await db.sessions.history("app-1")] == [S.SPAWNING]
+    with pytest.raises(InvalidInput, match="must make session app-3"):
+        await db.sessions.insert_new("app", "app", lambda sid: make_session("app-99"))
+    assert await db.sessions.find("app-99") is None
+
+
+async def test_live_limit_counts_live_sessions_only_and_refusals_use_no_id(db: Database) -> None:
+    from ennio.core.errors import LimitReached
+
+    await db.sessions.insert_new("app", "app", lambda sid: make_session(sid), live_limit=2)
+    await db.sessions.insert_new("app", "app", lambda sid: make_session(sid), live_limit=2)
+    with pytest.raises(LimitReached, match="already has 2 live sessions"):
+        await db.sessions.insert_new("app", "app", lambda sid: make_session(sid), live_limit=2)
+    with pytest.raises(LimitReached):
+        await db.sessions.insert(make_session("app-9"), live_limit=2)
+    await db.sessions.transition("app-1", S.EXITED, "agent gone")  # exited sessions do not count
+    assert await db.sessions.count_live("app") == 1
+    third = await db.sessions.insert_new("app", "app", lambda sid: make_session(sid), live_limit=2)
+    assert third.id == "app-3"
+
+
+async def test_concurrent_inserts_never_pass_the_live_limit(db: Database) -> None:
+    from ennio.core.errors import LimitReached
+
+    results = await asyncio.gather(
+        *(db.sessions.insert_new("app", "app", lambda sid: make_session(sid), live_limit=3) for _ in range(8)),
+        return_exceptions=True,
+    )
+    assert sum(not isinstance(r, BaseException) for r in results) == 3
+    assert sum(isinstance(r, LimitReached) for r in results) == 5
+    assert await db.sessions.count_live("app") == 3
+
+
+async def test_transition_can_change_other_fields_in_the_same_step(db: Database) -> None:
+    await db.sessions.insert(make_session("app-1"))
+    await db.sessions.transition("app-1", S.WORKING, "spawned", metadata={"k": "v"}, activity=ActivityState.READY)
+    stored = await db.sessions.get("app-1")
+    assert (stored.status, stored.metadata, stored.activity) == (S.WORKING, {"k": "v"}, ActivityState.READY)
+    with pytest.raises(InvalidInput, match="'status' cannot be updated"):
+        await db.sessions.transition("app-1", S.EXITED, "x", status="done")
+    assert (await db.sessions.get("app-1")).status is S.WORKING

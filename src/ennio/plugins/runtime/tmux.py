@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
+from ennio.core.config import ProjectConfig
 from ennio.core.errors import Conflict, InvalidId, RuntimeFailure
 from ennio.core.plugins import LaunchSpec, PluginContext, PluginManifest, RuntimeHandle, SendResult, Slot
 from ennio.plugins._proc import Completed, require, run, tail
@@ -108,8 +109,11 @@ class TmuxRuntime:
             argv, input=input, check=check, timeout=timeout, error=RuntimeFailure, what=f"tmux {commands[0][0]}"
         )
 
-    @staticmethod
-    def _socket_of(handle: RuntimeHandle) -> str | None:
+    def _socket_of(self, handle: RuntimeHandle) -> str | None:
+        """The server the handle's session lives on; a handle that does not say (one rebuilt from just the
+        session name, e.g. for a spawn cut short before its handle was stored) means this runtime's server."""
+        if "socket" not in handle.data:
+            return self.socket
         socket = handle.data.get("socket")
         return str(socket) if socket else None
 
@@ -119,6 +123,10 @@ class TmuxRuntime:
         return pane if _PANE_ID_RE.fullmatch(pane) else f"={check_name(handle.id)}:"
 
     # ------------------------------------------------------------------ Runtime
+
+    async def preflight(self, project: ProjectConfig) -> None:
+        """tmux is installed (checked before a session's workspace is made)."""
+        self._tmux_path()
 
     async def start(self, spec: LaunchSpec) -> RuntimeHandle:
         """Start the agent in a new session; a dead session of the same name (kept for its screen) is replaced."""
@@ -145,7 +153,10 @@ class TmuxRuntime:
         try:
             result = await self._tmux(self.socket, new_session, keep_dead_pane, check=False)
         except BaseException:
+            # cancelled or timed out: tmux may have made the session already; leave nothing behind
             spec_file.unlink(missing_ok=True)
+            kill = self._tmux(self.socket, ["kill-session", "-t", f"={spec.name}"], check=False)
+            await asyncio.shield(asyncio.ensure_future(kill))
             raise
         pane = result.stdout.strip().splitlines()[0] if result.stdout.strip() else ""
         if result.ok and pane.startswith("%"):

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import os
 import shutil
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,9 @@ from ennio.plugins.workspace import _git
 from ennio.plugins.workspace._prepare import link_and_copy, run_post_create
 
 log = logging.getLogger("ennio.workspace")
+
+#: seconds a looked-up repository (top folder, remotes) is trusted before it is looked at again
+REPO_CHECK_TTL = 10.0
 
 #: how the new branch comes about: fresh from the base, an existing local branch, or a remote one
 StartMode = Literal["new", "local", "remote"]
@@ -85,6 +89,22 @@ class GitWorkspace:
     def __init__(self, ctx: PluginContext) -> None:
         self._ctx = ctx
         self._locks: dict[Path, asyncio.Lock] = {}
+        self._repos: dict[Path, tuple[float, _git.Repo]] = {}
+
+    async def _open_repo(self, path: Path) -> _git.Repo:
+        """The project's repository, checked at most every :data:`REPO_CHECK_TTL` seconds.
+
+        Looking a repository up costs two git processes; a spawn needs it in its preflight and again
+        in ``create``, and a batch of spawns needs it for each one.
+        """
+        key = Path(os.path.abspath(path))
+        now = time.monotonic()
+        cached = self._repos.get(key)
+        if cached is not None and now - cached[0] < REPO_CHECK_TTL and cached[1].common_dir.is_dir():
+            return cached[1]
+        repo = await _git.open_repo(path)
+        self._repos[key] = (now, repo)
+        return repo
 
     def _lock(self, repo: Path) -> asyncio.Lock:
         """Serialises the making of workspaces of one repository within this process.
@@ -101,7 +121,7 @@ class GitWorkspace:
         validate_id(spec.session_id, "session id")
         validate_branch_name(spec.branch)
         _git.require_git()
-        repo = await _git.open_repo(spec.project.path)
+        repo = await self._open_repo(spec.project.path)
         undo = Undo()
         try:
             async with self._lock(repo.path):
@@ -247,8 +267,17 @@ class GitWorkspace:
     async def exists(self, info: WorkspaceInfo) -> bool:
         return info.path.is_dir() and (info.path / ".git").exists()
 
-    async def unsafe_reasons(self, info: WorkspaceInfo, project: ProjectConfig) -> list[str]:
+    async def preflight(self, project: ProjectConfig) -> None:
+        """git is installed and the project's path is the top folder of a git repository."""
+        _git.require_git()
+        await self._open_repo(project.path)
+
+    async def unsafe_reasons(
+        self, info: WorkspaceInfo, project: ProjectConfig, *, merged_head: str | None = None
+    ) -> list[str]:
         validate_branch_name(info.branch)
+        if merged_head is not None:
+            _git.check_commit_id(merged_head)
         _git.require_git()
         if not await self.exists(info):
             return []
@@ -258,7 +287,9 @@ class GitWorkspace:
             changed = [c for c in await _git.changes(info.path) if c.path.rstrip("/") not in ours]
             if changed:
                 reasons.append(_describe_changes(changed))
-            pending = await _git.unpushed(info.path, info.branch, info.base_branch or project.default_branch)
+            pending = await _git.unpushed(
+                info.path, info.branch, info.base_branch or project.default_branch, merged_head
+            )
         except WorkspaceError as exc:
             return [*reasons, f"could not check it for unsaved work ({exc.message})"]
         if self.owns_stash and (stashed := await _git.stash_count(info.path)):
@@ -272,9 +303,15 @@ class GitWorkspace:
         return reasons
 
     async def destroy(
-        self, info: WorkspaceInfo, project: ProjectConfig, *, force: bool = False, agent_alive: bool = False
+        self,
+        info: WorkspaceInfo,
+        project: ProjectConfig,
+        *,
+        force: bool = False,
+        agent_alive: bool = False,
+        merged_head: str | None = None,
     ) -> None:
-        reasons = await self.unsafe_reasons(info, project)
+        reasons = await self.unsafe_reasons(info, project, merged_head=merged_head)
         if agent_alive:
             reasons.append("an agent is still running in it")
         if reasons and not force:
@@ -286,9 +323,11 @@ class GitWorkspace:
         if reasons:
             log.warning("destroying %s by force despite: %s", info.path, "; ".join(reasons))
         _guard(info.path, project.path)
-        await self._remove(info, project, force=force)
+        await self._remove(info, project, force=force, merged_head=merged_head)
 
-    async def _remove(self, info: WorkspaceInfo, project: ProjectConfig, *, force: bool) -> None:
+    async def _remove(
+        self, info: WorkspaceInfo, project: ProjectConfig, *, force: bool, merged_head: str | None = None
+    ) -> None:
         raise NotImplementedError
 
 

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ennio.core.errors import NotFound, WorkspaceError
+from ennio.core.errors import InvalidId, NotFound, WorkspaceError
 from ennio.plugins._proc import Completed, require, run, tail
 
 GIT_INSTALL_HINT = (
@@ -19,6 +19,7 @@ GIT_INSTALL_HINT = (
 )
 _GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
 FETCH_TIMEOUT = 120.0
+_COMMIT_ID_RE = re.compile(r"[0-9a-f]{7,64}")
 
 
 def require_git() -> None:
@@ -133,6 +134,19 @@ async def refs(cwd: Path, *names: str) -> dict[str, str]:
     return found
 
 
+def check_commit_id(value: str) -> str:
+    """``value`` if it is a full or abbreviated hexadecimal commit id (it may reach git's argv)."""
+    if not _COMMIT_ID_RE.fullmatch(value):
+        raise InvalidId(f"{value[:80]!r} is not a commit id", hint="give 7 to 64 hexadecimal digits")
+    return value
+
+
+async def has_commit(cwd: Path, commit: str) -> bool:
+    """Whether the repository holds ``commit`` (a checked commit id)."""
+    found = await git(cwd, "cat-file", "-e", f"{check_commit_id(commit)}^{{commit}}", check=False)
+    return found.ok
+
+
 async def is_ancestor(cwd: Path, commit: str, of: str) -> bool:
     return (await git(cwd, "merge-base", "--is-ancestor", commit, of, check=False)).ok
 
@@ -218,11 +232,12 @@ class Unpushed:
     against: str
 
 
-async def unpushed(workspace: Path, branch: str, default_branch: str) -> Unpushed:
+async def unpushed(workspace: Path, branch: str, default_branch: str, saved: str | None = None) -> Unpushed:
     """Commits on HEAD or ``branch`` that exist nowhere else.
 
     With an upstream: not contained in it. Without one: not in any remote-tracking ref nor in
-    the local default branch.
+    the local default branch. Commits contained in ``saved`` (a merged pull request's head) count as
+    saved either way.
     """
     known = await refs(workspace, f"refs/heads/{branch}", f"refs/heads/{default_branch}")
     tips = ["HEAD"] + ([f"refs/heads/{branch}"] if f"refs/heads/{branch}" in known else [])
@@ -237,5 +252,8 @@ async def unpushed(workspace: Path, branch: str, default_branch: str) -> Unpushe
         if f"refs/heads/{default_branch}" in known:
             exclude.append(f"refs/heads/{default_branch}")
             against += f" or {default_branch}"
+    if saved is not None and await has_commit(workspace, saved):
+        exclude.append(saved)
+        against += f" or the merged pull request's head {saved[:12]}"
     log = await git(workspace, "log", "--format=%h %s", *tips, "--not", *exclude, "--")
     return Unpushed([line for line in log.stdout.splitlines() if line], against)

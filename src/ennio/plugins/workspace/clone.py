@@ -74,7 +74,9 @@ class CloneWorkspace(GitWorkspace):
             f"+refs/remotes/{repo.remote}/*:refs/remotes/origin/*",
         )
 
-    async def _remove(self, info: WorkspaceInfo, project: ProjectConfig, *, force: bool) -> None:
+    async def _remove(
+        self, info: WorkspaceInfo, project: ProjectConfig, *, force: bool, merged_head: str | None = None
+    ) -> None:
         if not (info.path.exists() or info.path.is_symlink()):
             return
         if info.path.is_symlink() or not (info.path / ".git").is_dir():

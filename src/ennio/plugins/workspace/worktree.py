@@ -5,8 +5,9 @@ repo. Branches are created with ``--no-track``: the new branch gets its upstream
 pushed, not the default branch's (which would make ``git push`` aim at ``main``).
 
 Destroy removes the worktree and prunes its entry. The branch is deleted only when nothing is
-lost by it: when it is merged into the default branch, or when destroy is forced and Ennio
-created the branch for this workspace (a reused branch that existed before is kept).
+lost by it: when it is merged into the default branch or contained in the merged pull request's
+head (``merged_head``: a squash merge), or when destroy is forced and Ennio created the branch for
+this workspace (a reused branch that existed before is kept).
 """
 
 from __future__ import annotations
@@ -56,7 +57,9 @@ class WorktreeWorkspace(GitWorkspace):
         undo.add(f"remove worktree {path}", remove_worktree)
         await _git.git(repo, "worktree", "add", "--quiet", *args, what="git worktree add")
 
-    async def _remove(self, info: WorkspaceInfo, project: ProjectConfig, *, force: bool) -> None:
+    async def _remove(
+        self, info: WorkspaceInfo, project: ProjectConfig, *, force: bool, merged_head: str | None = None
+    ) -> None:
         repo = await _git.open_repo(project.path)
         async with self._lock(repo.path):
             entries = await _git.worktrees(repo.path)
@@ -81,9 +84,11 @@ class WorktreeWorkspace(GitWorkspace):
                     hint="remove it by hand if nothing in it is needed",
                 )
             await _git.git(repo.path, "worktree", "prune")
-            await self._delete_branch(repo, info, force=force)
+            await self._delete_branch(repo, info, force=force, merged_head=merged_head)
 
-    async def _delete_branch(self, repo: _git.Repo, info: WorkspaceInfo, *, force: bool) -> None:
+    async def _delete_branch(
+        self, repo: _git.Repo, info: WorkspaceInfo, *, force: bool, merged_head: str | None = None
+    ) -> None:
         branch, default = info.branch, info.base_branch
         if branch == default:
             return
@@ -99,5 +104,8 @@ class WorktreeWorkspace(GitWorkspace):
             if base in found and await _git.is_ancestor(repo.path, found[mine], found[base]):
                 merged = True
                 break
+        if not merged and merged_head is not None and await _git.has_commit(repo.path, merged_head):
+            # squash-merged: the branch's commits are in the merged pull request, not in the default branch
+            merged = await _git.is_ancestor(repo.path, found[mine], merged_head)
         if merged or (force and info.data.get("created_branch")):
             await _git.git(repo.path, "branch", "-D", branch)

@@ -1,0 +1,99 @@
+"""Re-adopting sessions when the daemon starts: nothing is spawned, nothing is spawned twice.
+
+Every session that should have a running agent is checked against its runtime (one ``list_alive``
+call per runtime in use, not one per session):
+- its agent still runs → adopted as it is;
+- its agent is gone → ``exited`` (``session.exited``), ready for ``ennio session restore``;
+- it is ``spawning`` but the process spawning it is gone (a daemon or CLI killed mid-spawn) → its
+  half-started agent is stopped and the session marked ``exited`` with the reason, for the person to
+  restore or kill. A spawn still running in another process (a CLI next to the daemon) is left alone.
+
+A runtime that cannot be asked (tmux failing) leaves its sessions untouched: an error is no proof that
+an agent died. Live terminals with this install's prefix that no session owns are reported, not killed.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from ennio.core.errors import Conflict, EnnioError, IllegalTransition
+from ennio.core.plugins import RuntimeHandle
+from ennio.core.session import ACTIVE_STATUSES, Session, SessionStatus
+from ennio.services.session_env import SessionEnv, mark_exited, runtime_handle, spawner_running
+
+log = logging.getLogger("ennio.adoption")
+
+
+@dataclass(slots=True)
+class AdoptionReport:
+    adopted: list[str] = field(default_factory=list)
+    exited: list[str] = field(default_factory=list)
+    #: spawns cut short by their process stopping (now exited)
+    interrupted: list[str] = field(default_factory=list)
+    #: spawns still running in another process, left alone
+    in_progress: list[str] = field(default_factory=list)
+    #: live terminals with this install's prefix that no session owns
+    orphans: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "adopted": self.adopted,
+            "exited": self.exited,
+            "interrupted": self.interrupted,
+            "in_progress": self.in_progress,
+            "orphans": self.orphans,
+            "errors": self.errors,
+        }
+
+
+async def readopt(env: SessionEnv) -> AdoptionReport:
+    report = AdoptionReport()
+    sessions = await env.db.sessions.list(statuses=ACTIVE_STATUSES - {SessionStatus.EXITED})
+    prefix = env.runtime_prefix()
+    live: dict[str, set[str]] = {}
+    for name in sorted({s.runtime for s in sessions} | {env.config.defaults.runtime}):
+        try:
+            live[name] = set(await env.plugins.runtime(name).list_alive(prefix))
+        except EnnioError as exc:
+            report.errors.append(f"runtime {name}: {exc.message}")
+    owned: set[str] = set()
+    for session in sessions:
+        handle = runtime_handle(session)
+        names = live.get(session.runtime)
+        name = handle.id if handle is not None else env.runtime_name(session.id)
+        owned.add(name)
+        if names is None:
+            continue  # its runtime could not be asked
+        try:
+            if session.status is SessionStatus.SPAWNING:
+                await _spawning(env, session, name in names, report)
+            elif name in names:
+                report.adopted.append(session.id)
+            else:
+                await mark_exited(env, session, "its agent was gone when the daemon started")
+                report.exited.append(session.id)
+        except (Conflict, IllegalTransition):
+            log.info("session %s changed while being re-adopted; leaving it", session.id)
+        except EnnioError as exc:
+            report.errors.append(f"{session.id}: {exc.message}")
+    for names in live.values():
+        report.orphans += sorted(n for n in names if n not in owned)
+    if report.orphans:
+        log.warning("terminals no session owns: %s", ", ".join(report.orphans))
+    return report
+
+
+async def _spawning(env: SessionEnv, session: Session, running: bool, report: AdoptionReport) -> None:
+    if spawner_running(session):
+        report.in_progress.append(session.id)
+        return
+    if running:
+        # no stored handle when the spawn was cut short between starting the terminal and recording it:
+        # a handle naming just the session's terminal reaches it on the runtime's own server
+        handle = runtime_handle(session) or RuntimeHandle(session.runtime, env.runtime_name(session.id))
+        await env.plugins.runtime(session.runtime).destroy(handle)
+    await mark_exited(env, session, "its spawn was interrupted (the process spawning it stopped)")
+    report.interrupted.append(session.id)
