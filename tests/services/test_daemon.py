@@ -118,7 +118,7 @@ def test_a_spawn_cut_short_by_sigkill_is_stopped_and_marked_at_restart(
     second = start_daemon(work, env, data_dir)
     try:
         adoption = json.loads((data_dir / "daemon.json").read_text())["adoption"]
-        assert adoption["interrupted"] == ["app-1"]
+        assert adoption["interrupted"] == ["app-1"], adoption
         session = httpx.get(f"{second.url}/api/v1/sessions/app-1").json()["session"]
         assert session["status"] == "exited" and "interrupted" in session["status_reason"]
         assert tmux_sessions(tmux_socket) == []

@@ -95,13 +95,26 @@ def require_handle(session: Session) -> RuntimeHandle:
     return handle
 
 
+def _proc_stat(pid: int) -> tuple[str, str] | None:
+    """(state, start time in clock ticks) of ``pid`` from /proc, or ``None`` where /proc is missing."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        return fields[0], fields[19]
+    except (OSError, IndexError):
+        return None
+
+
 def spawner_mark() -> dict[str, Any]:
     """Who is spawning: lets a restarted daemon tell an interrupted spawn from one still in progress."""
-    return {"pid": os.getpid(), "host": socket.gethostname()}
+    stat = _proc_stat(os.getpid())
+    return {"pid": os.getpid(), "host": socket.gethostname(), "start": stat[1] if stat else None}
 
 
 def spawner_running(session: Session) -> bool:
-    """Whether the process that is spawning ``session`` still runs (on this machine, other than us)."""
+    """Whether the process that is spawning ``session`` still runs (on this machine, other than us).
+
+    A zombie (killed, not yet reaped) counts as gone, and so does a pid reused by another process.
+    """
     mark = session.metadata.get(META_SPAWNER)
     if not isinstance(mark, dict) or mark.get("host") != socket.gethostname():
         return False
@@ -113,8 +126,12 @@ def spawner_running(session: Session) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
-    return True
+        pass
+    stat = _proc_stat(pid)
+    if stat is None:
+        return True  # no /proc (macOS): the pid exists, trust it
+    state, start = stat
+    return state != "Z" and (mark.get("start") is None or mark.get("start") == start)
 
 
 async def read_activity(
