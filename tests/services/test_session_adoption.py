@@ -44,7 +44,7 @@ async def spawning_row(
     """A session row as a spawn leaves it mid-way: status spawning, maybe its terminal already started."""
     from ennio.services.session_env import spawner_mark
 
-    mark = {**spawner_mark(), "pid": spawner_pid}
+    mark = spawner_mark(spawner_pid)
     session = Session(
         id=session_id, project_id="app", agent="echo", runtime="tmux", workspace="worktree", metadata={"spawner": mark}
     )

@@ -104,10 +104,12 @@ def _proc_stat(pid: int) -> tuple[str, str] | None:
         return None
 
 
-def spawner_mark() -> dict[str, Any]:
-    """Who is spawning: lets a restarted daemon tell an interrupted spawn from one still in progress."""
-    stat = _proc_stat(os.getpid())
-    return {"pid": os.getpid(), "host": socket.gethostname(), "start": stat[1] if stat else None}
+def spawner_mark(pid: int | None = None) -> dict[str, Any]:
+    """Who is spawning (this process by default): lets a restarted daemon tell an interrupted spawn
+    from one still in progress."""
+    pid = os.getpid() if pid is None else pid
+    stat = _proc_stat(pid)
+    return {"pid": pid, "host": socket.gethostname(), "start": stat[1] if stat else None}
 
 
 def spawner_running(session: Session) -> bool:
