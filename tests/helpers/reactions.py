@@ -19,10 +19,11 @@ from ennio.db import Database
 from ennio.plugins._github.settings import RETRY_KEY
 from ennio.plugins._github.transport import RetryPolicy
 from ennio.services.event_log import EventService
+from ennio.services.lifecycle import LifecycleManager
 from ennio.services.notifications import NotificationRouter
 from ennio.services.plugin_set import PluginSet
 from ennio.services.reactions import ReactionEngine, SessionView
-from ennio.services.session_ops import RuntimeMessenger
+from ennio.services.session_ops import PluginCleaner, RuntimeMessenger
 from tests.helpers.fake_github import REPO, TOKEN, FakeGitHub
 from tests.helpers.runtime import echo_spec, received, wait_ready
 from tests.helpers.sessions import make_session
@@ -39,6 +40,7 @@ def world_config(
     reactions: dict[str, Any] | None = None,
     project_reactions: dict[str, Any] | None = None,
     notifiers: dict[str, Any] | None = None,
+    lifecycle: dict[str, Any] | None = None,
 ) -> EnnioConfig:
     project: dict[str, Any] = {
         "name": PROJECT,
@@ -54,6 +56,7 @@ def world_config(
             if notifiers is not None
             else {"ops": {"type": "webhook", "url": hook_url, "retries": 1, "backoff": 0.01}},
             "reactions": reactions or {},
+            "lifecycle": lifecycle or {},
         }
     )
 
@@ -84,6 +87,19 @@ class ReactionWorld:
         assert scm is not None
         return scm
 
+    def lifecycle(self, db: Database | None = None) -> LifecycleManager:
+        """A LifecycleManager over this world (its own engine when ``db`` is another connection)."""
+        db = db or self.db
+        return LifecycleManager(
+            self.config,
+            db,
+            events=self.events,
+            plugins=self.plugins,
+            clock=self.clock,
+            reactions=self.engine if db is self.db else self.new_engine(db),
+            cleaner=PluginCleaner(self.plugins),
+        )
+
     def new_engine(self, db: Database) -> ReactionEngine:
         return ReactionEngine(
             self.config,
@@ -110,13 +126,15 @@ class ReactionWorld:
         runtime = self.plugins.runtime("tmux")
         handle = await runtime.start(echo_spec(session_id, self.out / session_id, *modes))
         await wait_ready(runtime, handle)
+        fields.setdefault("agent", "script")
+        fields.setdefault("runtime", "tmux")
+        fields.setdefault("workspace_path", str(self.out / session_id))
         session = make_session(
             session_id,
             PROJECT,
             status=status,
             branch=branch or f"feat/{number}-work",
             pr_number=pr_number,
-            runtime="tmux",
             runtime_handle=handle.to_dict(),
             created_at=self.clock.now(),
             updated_at=self.clock.now(),
