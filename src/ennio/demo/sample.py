@@ -58,7 +58,9 @@ def agent_command() -> list[str]:
     return [sys.executable, "-m", "ennio.demo.agent", "{prompt_file}"]
 
 
-def config_data(root: Path, repo: Path, *, poll_interval: str = "1s", extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def config_data(
+    root: Path, repo: Path, *, poll_interval: str = "1s", extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """The demo's ``ennio.yaml``: local tracker and SCM, the script agent, auto-merge when green."""
     data: dict[str, Any] = {
         "data_dir": str(root / "data"),
@@ -93,7 +95,11 @@ async def _git(repo: Path, *args: str) -> None:
 
 
 async def create_sample(
-    root: Path, *, registry: PluginRegistry | None = None, poll_interval: str = "1s", extra: dict[str, Any] | None = None
+    root: Path,
+    *,
+    registry: PluginRegistry | None = None,
+    poll_interval: str = "1s",
+    extra: dict[str, Any] | None = None,
 ) -> Sample:
     """Write the sample repository (one commit on ``main``), its issues and its configuration under ``root``."""
     repo = root / PROJECT_ID

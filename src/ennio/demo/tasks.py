@@ -99,7 +99,7 @@ TASKS: tuple[Task, ...] = (
         name="title-case",
         title="Add title_case()",
         body="`textkit.case.title_case(text)` capitalises the first letter of every word and leaves "
-        "the rest alone (so \"don't\" stays \"Don't\"). See `tests/test_case.py`.",
+        'the rest alone (so "don\'t" stays "Don\'t"). See `tests/test_case.py`.',
         path="textkit/case.py",
         stub=_stub("title_case", "title_case(text: str) -> str", 3),
         first_try="def title_case(text: str) -> str:\n    return text.title()\n",

@@ -42,8 +42,10 @@ from ennio.core.errors import EnnioError
 from ennio.core.events import Event, EventFilter, EventType
 from ennio.core.pacing import poll_delay
 from ennio.core.plugins import (
+    SCM,
     ActivityProbe,
     ActivityReading,
+    Agent,
     BranchRef,
     CIState,
     IssueState,
@@ -51,13 +53,14 @@ from ennio.core.plugins import (
     PRState,
     PullRequest,
     ReviewDecision,
+    Runtime,
     RuntimeHandle,
+    Tracker,
 )
 from ennio.core.session import ACTIVE_STATUSES, ActivityState, Session, SessionStatus
 from ennio.db import Database
 from ennio.db.records import Scope
 from ennio.services import git_heads
-from ennio.services.plugin_set import PluginSet
 from ennio.services.reactions import ReactionEngine, SessionView, StateBook
 from ennio.services.status_rules import Observation, derive_status
 from ennio.services.transitions import EventSink, move, session_event
@@ -76,6 +79,18 @@ SCREEN_LINES = 60
 ACTIVITY_WRITE_GRANULARITY = timedelta(seconds=60)
 #: Events that make the loop look at a session at once.
 _POKE_EVENTS = frozenset({EventType.SESSION_SPAWNED, EventType.SESSION_RESTORED})
+
+
+class PluginSource(Protocol):
+    """Where the lifecycle gets plugin instances (:class:`PluginSet`, or the SessionManager's own)."""
+
+    def runtime(self, name: str) -> Runtime: ...
+
+    def agent(self, name: str) -> Agent: ...
+
+    def scm(self, project: ProjectConfig) -> SCM | None: ...
+
+    def tracker(self, project: ProjectConfig) -> Tracker | None: ...
 
 
 class SessionCleaner(Protocol):
@@ -122,7 +137,7 @@ class LifecycleManager:
         db: Database,
         *,
         events: EventSink,
-        plugins: PluginSet,
+        plugins: PluginSource,
         clock: Clock,
         reactions: ReactionEngine | None = None,
         cleaner: SessionCleaner | None = None,
