@@ -55,6 +55,7 @@ from ennio.core.plugins import (
     ReviewDecision,
     Runtime,
     RuntimeHandle,
+    ScreenReader,
     Tracker,
 )
 from ennio.core.session import ACTIVE_STATUSES, ActivityState, Session, SessionStatus
@@ -119,6 +120,13 @@ class PassReport:
 class _Probe:
     alive: bool
     reading: ActivityReading | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class _Screen:
+    """A screen read in a batch: its text, or ``None`` when the agent is gone."""
+
+    text: str | None
 
 
 @dataclass(slots=True)
@@ -295,8 +303,12 @@ class LifecycleManager:
         # a session still being spawned has no runtime yet: the spawner moves it on
         sessions = [s for s in sessions if not (s.status is S.SPAWNING and s.runtime_handle is None)]
         live = [s for s in sessions if s.status is not S.MERGED]
+        screens = await self._screens(live)
         probes = await asyncio.gather(
-            *(self._guarded(s.id, self._limited(partial(self._probe, project, s)), report) for s in live)
+            *(
+                self._guarded(s.id, self._limited(partial(self._probe, project, s, screens.get(s.id))), report)
+                for s in live
+            )
         )
         probe_of = {s.id: p for s, p in zip(live, probes, strict=True)}
         facts = await self._facts(project, sessions, report)
@@ -353,14 +365,43 @@ class LifecycleManager:
 
     # ------------------------------------------------------------------ one session
 
-    async def _probe(self, project: ProjectConfig, session: Session) -> _Probe:
+    async def _screens(self, sessions: Sequence[Session]) -> dict[str, _Screen]:
+        """Screens read in batches from runtimes that can (:class:`ScreenReader`); the rest, and any
+        batch that fails, are read one session at a time by ``_probe``."""
+        by_runtime: dict[str, list[Session]] = {}
+        for s in sessions:
+            if s.runtime_handle is not None:
+                by_runtime.setdefault(s.runtime, []).append(s)
+        found: dict[str, _Screen] = {}
+        for name, members in by_runtime.items():
+            try:
+                runtime = self.plugins.runtime(name)
+            except EnnioError:
+                continue  # reported per session by _probe
+            if not isinstance(runtime, ScreenReader):
+                continue
+            handles = [RuntimeHandle.from_dict(s.runtime_handle) for s in members if s.runtime_handle is not None]
+            try:
+                async with asyncio.timeout(self.session_timeout):
+                    screens = await runtime.screens(handles, SCREEN_LINES)
+            except (TimeoutError, EnnioError) as exc:
+                log.info("runtime %s: batched screens failed (%s); reading one by one", name, exc)
+                continue
+            for session_id, screen in screens.items():
+                found[session_id] = _Screen(screen)
+        return found
+
+    async def _probe(self, project: ProjectConfig, session: Session, known: _Screen | None = None) -> _Probe:
         if session.runtime_handle is None:
             return _Probe(alive=False)
-        runtime = self.plugins.runtime(session.runtime)
-        handle = RuntimeHandle.from_dict(session.runtime_handle)
-        if not await runtime.alive(handle):
+        if known is not None:
+            screen = known.text
+        else:
+            runtime = self.plugins.runtime(session.runtime)
+            handle = RuntimeHandle.from_dict(session.runtime_handle)
+            screen = await runtime.output(handle, SCREEN_LINES) if await runtime.alive(handle) else None
+        if screen is None:
             return _Probe(alive=False, reading=ActivityReading(ActivityState.EXITED, detail="runtime gone"))
-        screen = await runtime.output(handle, SCREEN_LINES)
         agent = self.plugins.agent(session.agent)
         resume = session.metadata.get("resume_id")
         probe = ActivityProbe(
