@@ -428,11 +428,13 @@ class LifecycleManager:
         if session.status is S.MERGED:
             return await self._finish(project, session, "cleaned up after the merge", book)
         assert probe is not None
-        session = await self._record_activity(session, probe)
+        # field changes of this pass, written in one update (a status change is its own transition)
+        pending: dict[str, Any] = {}
+        session = self._record_activity(session, probe, pending)
         snapshot = facts.snapshots.get(session.branch) if facts.snapshots is not None and session.branch else None
         if facts.snapshots is not None and session.branch and snapshot is None:
             snapshot = PRSnapshot(branch=session.branch)
-        session, snapshot = await self._track_pr(project, session, probe, snapshot, facts, report)
+        session, snapshot = await self._track_pr(project, session, probe, snapshot, facts, report, pending)
         decision = derive_status(
             Observation(
                 status=session.status,
@@ -445,14 +447,16 @@ class LifecycleManager:
         )
         if decision is not None:
             if decision.status is S.DONE:
+                session = await self._flush(session, pending)
                 return await self._finish(project, session, decision.reason, book)
             moved = await move(self.db, self.events, session, decision.status, decision.reason)
             if moved is None:
-                return session
+                return await self._flush(session, pending)
             report.transitions += 1
             session = moved
         if snapshot is not None and snapshot.pr is not None:
-            session = await self._observe_pr(session, snapshot)
+            session = self._observe_pr(session, snapshot, pending)
+        session = await self._flush(session, pending)
         if session.status is S.MERGED:
             return await self._finish(project, session, "cleaned up after the merge", book)
         if self.reactions is not None:
@@ -460,7 +464,14 @@ class LifecycleManager:
             session = await self.reactions.react(view, book)
         return session
 
-    async def _record_activity(self, session: Session, probe: _Probe) -> Session:
+    async def _flush(self, session: Session, pending: dict[str, Any]) -> Session:
+        if not pending:
+            return session
+        updated = await self.db.sessions.update(session.id, **pending)
+        pending.clear()
+        return updated.model_copy(update={"status": session.status, "status_reason": session.status_reason})
+
+    def _record_activity(self, session: Session, probe: _Probe, pending: dict[str, Any]) -> Session:
         reading = probe.reading
         state = reading.state if reading is not None else (None if probe.alive else ActivityState.EXITED)
         if state is None:
@@ -478,7 +489,8 @@ class LifecycleManager:
             fields["metadata"] = {**session.metadata, "resume_id": reading.resume_id}
         if not fields:
             return session
-        updated = await self.db.sessions.update(session.id, **fields)
+        pending.update(fields)
+        updated = session.model_copy(update=fields)
         if "activity" in fields:
             self.events.publish(
                 session_event(
@@ -501,13 +513,18 @@ class LifecycleManager:
         snapshot: PRSnapshot | None,
         facts: _ProjectFacts,
         report: PassReport,
+        pending: dict[str, Any],
     ) -> tuple[Session, PRSnapshot | None]:
         """Adopt a PR found for the branch, open one when the work is ready, push new commits."""
         pr = snapshot.pr if snapshot is not None else None
         head = facts.heads.get(session.id)
         if pr is not None and pr.number != session.pr_number:
             first = session.pr_number is None
-            session = await self.db.sessions.update(session.id, pr_number=pr.number, pr_url=pr.url)
+            session = await self._flush(
+                session.model_copy(update={"pr_number": pr.number, "pr_url": pr.url}),
+                {**pending, "pr_number": pr.number, "pr_url": pr.url},
+            )
+            pending.clear()
             if first:
                 self._publish_pr_created(session, pr, opened_by="found")
         elif (
@@ -523,7 +540,9 @@ class LifecycleManager:
         ):
             opened = await self._open_pr(project, session, head)
             report.opened_prs += 1
-            session = await self.db.sessions.update(session.id, pr_number=opened.number, pr_url=opened.url)
+            fields = {**pending, "pr_number": opened.number, "pr_url": opened.url}
+            session = await self._flush(session.model_copy(update=fields), fields)
+            pending.clear()
             self._publish_pr_created(session, opened, opened_by="ennio")
             snapshot = PRSnapshot(branch=opened.branch, pr=opened, ci=CIState.PENDING)
             return session, snapshot
@@ -604,7 +623,7 @@ class LifecycleManager:
             )
         )
 
-    async def _observe_pr(self, session: Session, snapshot: PRSnapshot) -> Session:
+    def _observe_pr(self, session: Session, snapshot: PRSnapshot, pending: dict[str, Any]) -> Session:
         """Emit CI and review events when the PR's CI, review or readiness changed since last pass."""
         assert snapshot.pr is not None
         head = snapshot.pr.head_sha or ""
@@ -643,7 +662,9 @@ class LifecycleManager:
             self.events.publish(
                 session_event(session, EventType.MERGE_READY, f"{session.id}: PR #{number} is approved and green")
             )
-        return await self.db.sessions.update(session.id, metadata={**session.metadata, "pr_observed": now})
+        metadata = {**session.metadata, "pr_observed": now}
+        pending["metadata"] = metadata
+        return session.model_copy(update={"metadata": metadata})
 
     # ------------------------------------------------------------------ the end
 
