@@ -43,17 +43,18 @@ from ennio.services.reactions import ReactionEngine
 from ennio.services.session_ops import PluginCleaner, RuntimeMessenger
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_local_scm import make_repo  # noqa: E402  (the same fast-import repository)
+from bench_local_scm import make_repo
 
 AGENT = ["sh", "-c", "printf 'agent> '; exec sleep 86400"]
 
 
-async def bench(sessions: int, rounds: int) -> dict[str, float]:
+def bench(sessions: int, rounds: int) -> dict[str, float]:
+    """One measurement on a private tmux server, killed afterwards."""
     socket = f"ennio-bench-{secrets.token_hex(4)}"
     os.environ["ENNIO_TMUX_SOCKET"] = socket
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            return await _bench(Path(tmp), sessions, rounds)
+            return asyncio.run(_bench(Path(tmp), sessions, rounds))
     finally:
         subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True, check=False)
 
@@ -122,7 +123,13 @@ async def _bench(root: Path, count: int, rounds: int) -> dict[str, float]:
             router=router,
         )
         lifecycle = LifecycleManager(
-            config, db, events=events, plugins=plugins, clock=clock, reactions=engine, cleaner=PluginCleaner(plugins)
+            config,
+            db,
+            events=events,
+            plugins=plugins,
+            clock=clock,
+            reactions=engine,
+            cleaner=PluginCleaner(config, plugins),
         )
         scm = plugins.scm(project)
         assert scm is not None
@@ -163,13 +170,13 @@ async def _bench(root: Path, count: int, rounds: int) -> dict[str, float]:
     }
 
 
-async def main() -> None:
+def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sessions", default="100,500", help="comma-separated session counts")
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     for count in (int(n) for n in args.sessions.split(",")):
-        r = await bench(count, args.rounds)
+        r = bench(count, args.rounds)
         print(
             f"{count} sessions: steady pass {r['steady'] * 1000:.0f} ms = {r['steady'] / r['floor']:.2f}x floor "
             f"({r['floor'] * 1000:.0f} ms: sessions query + batched screens + local SCM snapshots); "
@@ -178,4 +185,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()

@@ -97,7 +97,7 @@ class ReactionWorld:
             plugins=self.plugins,
             clock=self.clock,
             reactions=self.engine if db is self.db else self.new_engine(db),
-            cleaner=PluginCleaner(self.plugins),
+            cleaner=PluginCleaner(self.config, self.plugins),
         )
 
     def new_engine(self, db: Database) -> ReactionEngine:

@@ -104,7 +104,7 @@ async def local_world(db: Database, tmp_path: Path, data_dir: Path, tmux_socket:
             plugins=plugins,
             clock=ctx.clock,
             reactions=engine,
-            cleaner=PluginCleaner(plugins),
+            cleaner=PluginCleaner(config, plugins),
         )
         yield LocalWorld(config, db, events, plugins, lifecycle, repo, workspace)
     await plugins.close()

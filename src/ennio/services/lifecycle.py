@@ -95,8 +95,11 @@ class PluginSource(Protocol):
 
 
 class SessionCleaner(Protocol):
-    async def cleanup(self, session: Session) -> None:
-        """Stop the agent and remove the workspace, refusing to lose work; raise ``EnnioError`` if not done."""
+    async def cleanup(self, session: Session, *, merged_head: str | None = None) -> None:
+        """Stop the agent and remove the workspace, refusing to lose work; raise ``EnnioError`` if not done.
+
+        ``merged_head`` is the head of the merged PR, when known: commits it contains are saved even
+        if a squash merge left them on no branch."""
         ...
 
 
@@ -426,7 +429,9 @@ class LifecycleManager:
         report: PassReport,
     ) -> Session:
         if session.status is S.MERGED:
-            return await self._finish(project, session, "cleaned up after the merge", book)
+            merged = facts.snapshots.get(session.branch) if facts.snapshots and session.branch else None
+            head = merged.pr.head_sha if merged is not None and merged.pr is not None else None
+            return await self._finish(project, session, "cleaned up after the merge", book, merged_head=head)
         assert probe is not None
         # field changes of this pass, written in one update (a status change is its own transition)
         pending: dict[str, Any] = {}
@@ -458,7 +463,8 @@ class LifecycleManager:
             session = self._observe_pr(session, snapshot, pending)
         session = await self._flush(session, pending)
         if session.status is S.MERGED:
-            return await self._finish(project, session, "cleaned up after the merge", book)
+            head = snapshot.pr.head_sha if snapshot is not None and snapshot.pr is not None else None
+            return await self._finish(project, session, "cleaned up after the merge", book, merged_head=head)
         if self.reactions is not None:
             view = SessionView(session=session, project=project, snapshot=snapshot, alive=probe.alive)
             session = await self.reactions.react(view, book)
@@ -668,10 +674,12 @@ class LifecycleManager:
 
     # ------------------------------------------------------------------ the end
 
-    async def _finish(self, project: ProjectConfig, session: Session, reason: str, book: StateBook) -> Session:
+    async def _finish(
+        self, project: ProjectConfig, session: Session, reason: str, book: StateBook, *, merged_head: str | None = None
+    ) -> Session:
         """Clean up (agent and workspace), then ``done``. A failed cleanup is retried next pass."""
         if self.cleaner is not None:
-            await self.cleaner.cleanup(session)
+            await self.cleaner.cleanup(session, merged_head=merged_head)
         await self._close_issue(project, session)
         done = await move(self.db, self.events, session, S.DONE, reason)
         if done is None:

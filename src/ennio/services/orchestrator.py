@@ -16,6 +16,8 @@ from ennio.services.lifecycle import LifecycleManager, PluginSource, SessionClea
 from ennio.services.notifications import NotificationRouter
 from ennio.services.reactions import AgentMessenger, ReactionEngine
 from ennio.services.registry import PluginRegistry
+from ennio.services.session_ops import ManagerMessenger, PluginCleaner
+from ennio.services.stack import Services
 
 log = logging.getLogger("ennio.orchestrator")
 
@@ -49,6 +51,23 @@ class Orchestrator:
         )
         self.lifecycle = LifecycleManager(
             config, db, events=events, plugins=plugins, clock=clock, reactions=self.reactions, cleaner=cleaner
+        )
+
+    @classmethod
+    def from_services(cls, services: Services) -> Orchestrator:
+        """The daemon's component (``services.daemon.default_components``), sharing the
+        SessionManager's plugin instances, sends and cleanups."""
+        plugins = services.sessions.env.plugins
+        return cls(
+            services.config,
+            services.db,
+            services.events,
+            plugins=plugins,
+            ctx=plugins.ctx,
+            clock=services.clock,
+            messenger=ManagerMessenger(services.sessions),
+            cleaner=PluginCleaner(services.config, plugins),
+            registry=services.registry,
         )
 
     async def start(self) -> None:

@@ -9,7 +9,7 @@ from typing import Any, cast
 
 from ennio.core.config import EnnioConfig, ProjectConfig
 from ennio.core.errors import PluginError
-from ennio.core.plugins import SCM, Agent, PluginContext, Runtime, Slot, Tracker
+from ennio.core.plugins import SCM, Agent, PluginContext, Runtime, Slot, Tracker, Workspace
 from ennio.services.registry import PluginRegistry, default_registry
 
 log = logging.getLogger("ennio.plugins")
@@ -41,6 +41,10 @@ class PluginSet:
         if name not in self._runtimes:
             self._runtimes[name] = cast(Runtime, self._make(Slot.RUNTIME, name, self.ctx))
         return self._runtimes[name]
+
+    def workspace(self, name: str) -> Workspace:
+        workspace: Workspace = self._make(Slot.WORKSPACE, name, self.ctx)
+        return workspace
 
     def agent(self, name: str) -> Agent:
         if name not in self._agents:

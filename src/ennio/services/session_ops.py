@@ -1,23 +1,43 @@
-"""The two things the lifecycle and the reactions do to a session's plugins: send its agent a
-message, and clean a finished session up (stop the agent, remove the workspace safely)."""
+"""The two things the lifecycle and the reactions do to a session through its plugins: send its agent
+a message, and clean a finished session up (stop the agent, remove the workspace safely)."""
 
 from __future__ import annotations
 
 import logging
-from pathlib import Path
+from typing import Protocol
 
+from ennio.core.config import EnnioConfig
 from ennio.core.errors import EnnioError, RuntimeFailure
-from ennio.core.plugins import RuntimeHandle, Slot, Workspace, WorkspaceInfo
+from ennio.core.plugins import Runtime, RuntimeHandle, SendResult, Workspace
 from ennio.core.session import Session
-from ennio.services.plugin_set import PluginSet
+from ennio.services.session_env import runtime_handle, workspace_info
 
 log = logging.getLogger("ennio.sessions")
+
+
+class RuntimePlugins(Protocol):
+    def runtime(self, name: str) -> Runtime: ...
+
+
+class WorkspacePlugins(RuntimePlugins, Protocol):
+    def workspace(self, name: str) -> Workspace: ...
+
+
+class Sender(Protocol):
+    async def send(self, session_id: str, text: str) -> SendResult: ...
+
+
+def _not_taken(session: Session, result: SendResult) -> RuntimeFailure:
+    return RuntimeFailure(
+        f"the agent of {session.id} did not take the message" + (f": {result.detail}" if result.detail else ""),
+        hint=f"look at its terminal (ennio open {session.id})",
+    )
 
 
 class RuntimeMessenger:
     """Sends text to a session's agent through its runtime (which checks the agent took it)."""
 
-    def __init__(self, plugins: PluginSet) -> None:
+    def __init__(self, plugins: RuntimePlugins) -> None:
         self.plugins = plugins
 
     async def send(self, session: Session, text: str) -> None:
@@ -26,33 +46,41 @@ class RuntimeMessenger:
         runtime = self.plugins.runtime(session.runtime)
         result = await runtime.send(RuntimeHandle.from_dict(session.runtime_handle), text)
         if not result.delivered:
-            raise RuntimeFailure(
-                f"the agent of {session.id} did not take the message" + (f": {result.detail}" if result.detail else ""),
-                hint=f"look at its terminal (ennio open {session.id})",
-            )
+            raise _not_taken(session, result)
+
+
+class ManagerMessenger:
+    """Sends through the SessionManager (which also records the send on the session)."""
+
+    def __init__(self, sessions: Sender) -> None:
+        self.sessions = sessions
+
+    async def send(self, session: Session, text: str) -> None:
+        result = await self.sessions.send(session.id, text)
+        if not result.delivered:
+            raise _not_taken(session, result)
 
 
 class PluginCleaner:
     """Stops a finished session's agent and removes its workspace, refusing to lose work."""
 
-    def __init__(self, plugins: PluginSet) -> None:
+    def __init__(self, config: EnnioConfig, plugins: WorkspacePlugins) -> None:
+        self.config = config
         self.plugins = plugins
 
-    async def cleanup(self, session: Session) -> None:
-        if session.runtime_handle is not None:
-            await self.plugins.runtime(session.runtime).destroy(RuntimeHandle.from_dict(session.runtime_handle))
-        if not session.workspace_path or not session.branch:
+    async def cleanup(self, session: Session, *, merged_head: str | None = None) -> None:
+        handle = runtime_handle(session)
+        if handle is not None:
+            await self.plugins.runtime(session.runtime).destroy(handle)
+        info = workspace_info(session)
+        if info is None:
             return
-        project = self.plugins.config.project(session.project_id)
-        workspace: Workspace = self.plugins.registry.get(Slot.WORKSPACE, session.workspace)(self.plugins.ctx)
-        info = WorkspaceInfo(
-            path=Path(session.workspace_path),
-            branch=session.branch,
-            base_branch=session.base_branch or project.default_branch,
-            kind=session.workspace,
-        )
+        project = self.config.project(session.project_id)
+        workspace = self.plugins.workspace(session.workspace)
+        if not await workspace.exists(info):
+            return
         try:
-            await workspace.destroy(info, project)
+            await workspace.destroy(info, project, merged_head=merged_head)
         except EnnioError as exc:
             log.warning("%s: workspace kept: %s", session.id, exc.message)
             raise
