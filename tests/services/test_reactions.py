@@ -297,6 +297,34 @@ async def test_approved_and_green_with_auto_merge_merges(reaction_world: World) 
     assert world.notifications() == []
 
 
+async def test_a_failed_auto_merge_is_tried_again_then_a_human_is_called(reaction_world: World) -> None:
+    world = await reaction_world(reactions={"approved-and-green": {"action": "auto_merge"}})
+    prs = []
+    for number in (1, 2):
+        pr = world.github.open_pr(REPO, f"feat/{number}-work")
+        world.github.add_check(REPO, pr.head_sha, "test", conclusion="success")
+        world.github.add_review(REPO, pr.number, "alice", "APPROVED")
+        prs.append(pr)
+    first = await world.add_session(1, S.APPROVED, pr_number=prs[0].number)
+    second = await world.add_session(2, S.APPROVED, pr_number=prs[1].number, branch="feat/2-work")
+
+    # a passing failure: the next pass merges
+    world.github.fail_next(r"PUT .*/pulls/\d+/merge", status=405, body={"message": "Base branch was modified"})
+    await world.react(first.id)
+    assert not world.github.repo(REPO).prs[prs[0].number].merged
+    assert await world.logged(E.REACTION_ESCALATED) == []
+    await world.react(first.id)
+    assert world.github.repo(REPO).prs[prs[0].number].merged
+
+    # failing every time: three attempts, then a human
+    world.github.fail_next(r"PUT .*/pulls/\d+/merge", status=405, times=10)
+    for _ in range(4):
+        await world.react(second.id)
+    assert len([e for e in await world.logged(E.REACTION_TRIGGERED) if e.session_id == second.id]) == 3
+    (escalated,) = await world.logged(E.REACTION_ESCALATED)
+    assert escalated.session_id == second.id and "failed 3 times" in escalated.message
+
+
 # --------------------------------------------------------------------------- the agent itself
 
 

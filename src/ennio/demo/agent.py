@@ -23,8 +23,18 @@ from ennio.demo.tasks import Task, find_task
 PROMPT = "demo-agent> "
 #: a message is complete once its text stops arriving for this long
 QUIET_SECONDS = 0.3
-#: pause that makes the agent's work visible in the live view
-THINK_SECONDS = 0.5
+#: seconds one unit of "thinking" takes (``ENNIO_DEMO_PACE``), so the live view can be followed
+PACE_ENV = "ENNIO_DEMO_PACE"
+
+
+def think(task: Task) -> None:
+    try:
+        pace = float(os.environ.get(PACE_ENV) or "0.5")
+    except ValueError:
+        pace = 0.5
+    time.sleep(max(0.0, pace) * task.effort)
+
+
 _GIT_IDENTITY = ["-c", "user.name=Ennio Demo Agent", "-c", "user.email=demo-agent@ennio.invalid"]
 
 
@@ -51,7 +61,7 @@ def commit(path: str, content: str, message: str) -> None:
 def first_change(task: Task) -> None:
     set_status("active", f"implementing {task.name}")
     say(f"Task: {task.title}")
-    time.sleep(THINK_SECONDS)
+    think(task)
     commit(task.path, task.first_try, task.title)
     set_status("ready", "first change committed")
 
@@ -59,7 +69,7 @@ def first_change(task: Task) -> None:
 def fix(task: Task) -> None:
     set_status("active", "fixing the CI failure")
     say("CI failed; reading the log and fixing it")
-    time.sleep(THINK_SECONDS)
+    think(task)
     commit(task.path, task.fixed, f"Fix {task.name}: handle the cases the tests cover")
     set_status("ready", "fix committed")
 

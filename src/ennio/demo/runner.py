@@ -67,12 +67,15 @@ async def run_demo(
     *,
     watch: Watcher | None = None,
     timeout: float = 300.0,
+    pace: float = 0.5,
     extra_config: dict[str, Any] | None = None,
 ) -> DemoSummary:
-    """Run the whole demo under ``root`` (a new temporary folder by default) and sum it up."""
+    """Run the whole demo under ``root`` (a new temporary folder by default) and sum it up.
+
+    ``pace``: seconds the scripted agents and the reviewer take per step (0 runs flat out)."""
     root = root or Path(tempfile.mkdtemp(prefix="ennio-demo-"))
     started = time.monotonic()
-    sample = await create_sample(root, extra=extra_config)
+    sample = await create_sample(root, pace=pace, extra=extra_config)
     async with open_services(sample.config) as services:
         orchestrator = Orchestrator.from_services(services)
         subscription = services.events.subscribe(EventFilter(types=frozenset({EventType.ALL_COMPLETE})))
@@ -80,7 +83,7 @@ async def run_demo(
         problems: list[str] = []
         complete: Event | None = None
         try:
-            complete = await _drive(services, orchestrator, sample, subscription, watch, timeout, problems)
+            complete = await _drive(services, orchestrator, sample, subscription, watch, timeout, pace, problems)
         finally:
             await orchestrator.stop()
             subscription.close()
@@ -97,6 +100,7 @@ async def _drive(
     subscription: Any,
     watch: Watcher | None,
     timeout: float,
+    pace: float,
     problems: list[str],
 ) -> Event | None:
     items = await services.sessions.batch_spawn(PROJECT_ID, sample.issues, concurrency=len(sample.issues))
@@ -106,13 +110,17 @@ async def _drive(
     if problems:
         return None
     approved: set[str] = set()
+    #: session -> when the reviewer started reading its PR
+    reading: dict[str, float] = {}
     deadline = time.monotonic() + timeout
     while True:
         sessions = await services.db.sessions.list(PROJECT_ID)
         if watch is not None:
             watch(sessions)
+        now = time.monotonic()
         for session in sessions:
-            if session.status in _READY_FOR_REVIEW and session.pr_number and session.id not in approved:
+            ready = session.status in _READY_FOR_REVIEW and session.pr_number and session.id not in approved
+            if ready and now - reading.setdefault(session.id, now) >= pace:
                 await _approve(services, session)
                 approved.add(session.id)
                 orchestrator.poke([session.id])

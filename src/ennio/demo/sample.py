@@ -13,6 +13,7 @@ import yaml
 from ennio.core.clock import SystemClock
 from ennio.core.config import EnnioConfig, ProjectConfig
 from ennio.core.plugins import PluginContext, Slot, Tracker
+from ennio.demo.agent import PACE_ENV
 from ennio.demo.tasks import TASKS
 from ennio.plugins._proc import run
 from ennio.services.registry import PluginRegistry, default_registry
@@ -59,7 +60,7 @@ def agent_command() -> list[str]:
 
 
 def config_data(
-    root: Path, repo: Path, *, poll_interval: str = "1s", extra: dict[str, Any] | None = None
+    root: Path, repo: Path, *, poll_interval: str = "1s", pace: float = 0.5, extra: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """The demo's ``ennio.yaml``: local tracker and SCM, the script agent, auto-merge when green."""
     data: dict[str, Any] = {
@@ -77,7 +78,7 @@ def config_data(
                 "workspace": "worktree",
                 "tracker": {"provider": "local"},
                 "scm": {"provider": "local", "ci_command": ci_command(), "ci_timeout": "2m", "merge_method": "merge"},
-                "agent_config": {"command": agent_command()},
+                "agent_config": {"command": agent_command(), "env": {PACE_ENV: str(pace)}},
             }
         ],
         "reactions": {
@@ -99,6 +100,7 @@ async def create_sample(
     *,
     registry: PluginRegistry | None = None,
     poll_interval: str = "1s",
+    pace: float = 0.5,
     extra: dict[str, Any] | None = None,
 ) -> Sample:
     """Write the sample repository (one commit on ``main``), its issues and its configuration under ``root``."""
@@ -112,7 +114,7 @@ async def create_sample(
     await _git(repo, "add", "-A")
     await _git(repo, *_GIT_IDENTITY, "commit", "-q", "-m", "textkit: tests for three features to come")
 
-    data = config_data(root, repo, poll_interval=poll_interval, extra=extra)
+    data = config_data(root, repo, poll_interval=poll_interval, pace=pace, extra=extra)
     config = EnnioConfig.model_validate(data)
     config_path = root / "ennio.yaml"
     config_path.write_text(

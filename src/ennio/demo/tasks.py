@@ -25,6 +25,8 @@ class Task:
     fixed: str
     test_path: str
     test: str
+    #: how long the scripted agent "thinks" at each step, in units of the demo's pace
+    effort: float = 1.0
 
     @property
     def issue_body(self) -> str:
@@ -94,6 +96,7 @@ TASKS: tuple[Task, ...] = (
             "WordCountTest",
             [("counts_words", "one two three", 3), ("empty_text", "", 0), ("runs_of_spaces", "one  two", 2)],
         ),
+        effort=1.5,
     ),
     Task(
         name="title-case",
@@ -111,6 +114,7 @@ TASKS: tuple[Task, ...] = (
             "TitleCaseTest",
             [("capitalises_words", "hello world", "Hello World"), ("keeps_apostrophes", "don't stop", "Don't Stop")],
         ),
+        effort=2.0,
     ),
 )
 

@@ -74,8 +74,8 @@ class LiveView:
 
 def print_summary(console: Console, summary: DemoSummary) -> None:
     table = Table(title="summary", title_justify="left")
-    for name in ("session", "issue", "PR", "CI failures", "fixes sent", "status", "path"):
-        table.add_column(name, overflow="fold")
+    for name in ("session", "issue", "PR", "CI failures", "fixes sent", "status"):
+        table.add_column(name)
     for row in summary.sessions:
         table.add_row(
             row["id"],
@@ -83,10 +83,11 @@ def print_summary(console: Console, summary: DemoSummary) -> None:
             f"#{row['pr']}" if row["pr"] else "",
             str(row["ci_failures"]),
             str(row["fixes_sent"]),
-            row["status"],
-            " → ".join(row["path"]),
+            Text(row["status"], style=_STYLE.get(SessionStatus(row["status"]), "")),
         )
     console.print(table)
+    for row in summary.sessions:
+        console.print(Text(f"{row['id']}: " + " → ".join(row["path"]), style="dim"))
     if summary.all_complete:
         console.print(summary.all_complete)
     for problem in summary.problems:

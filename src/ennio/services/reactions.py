@@ -20,6 +20,7 @@ Global reactions are merged with the project's overrides key by key (``config.re
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -69,6 +70,10 @@ _CI_ACTS = frozenset({S.CI_FAILED, S.CI_FIX_FAILED})
 _AGENT_OWES_WORK = frozenset(
     {S.SPAWNING, S.WORKING, S.CI_FAILED, S.CI_FIX_SENT, S.CI_FIX_FAILED, S.CHANGES_REQUESTED, S.MERGE_CONFLICTS}
 )
+#: In an event's data: a reaction already notified people of it (the router's bus feed skips it).
+NOTIFIED = "notified"
+#: Auto-merge attempts per head (a merge can fail for a passing reason) unless ``retries`` says otherwise.
+AUTO_MERGE_ATTEMPTS = 3
 #: How many handled occurrences a state remembers.
 _HANDLED_KEEP = 50
 
@@ -168,6 +173,7 @@ class ReactionEngine:
         self.scm_for = scm_for
         self.router = router
         self._reactions: dict[str, dict[str, ReactionConfig]] = {}
+        self._merge_locks: dict[str, asyncio.Lock] = {}
 
     # ------------------------------------------------------------------ entry points
 
@@ -210,7 +216,11 @@ class ReactionEngine:
             text.splitlines()[0],
             project_id=project.pid,
             priority=reaction.priority,
-            data={"summary": text, "sessions": [{"id": s.id, "status": str(s.status)} for s in sessions]},
+            data={
+                "summary": text,
+                "sessions": [{"id": s.id, "status": str(s.status)} for s in sessions],
+                NOTIFIED: True,
+            },
         )
         self.events.publish(self._triggered(None, project.pid, ALL_COMPLETE, reaction, 1))
         await self._deliver(ALL_COMPLETE, reaction, event, text, project.pid, publish=True)
@@ -507,13 +517,21 @@ class ReactionEngine:
                 state, reaction, "auto-merge needs an SCM", session=session, project_id=session.project_id, book=book
             )
             return session
+        lock = self._merge_locks.setdefault(view.project.pid, asyncio.Lock())
         try:
-            await scm.merge(snapshot.pr)
+            async with lock:  # one merge into a project's base at a time
+                await scm.merge(snapshot.pr)
         except EnnioError as exc:
+            limit = reaction.retries if reaction.retries is not None else AUTO_MERGE_ATTEMPTS
+            if state.attempts < limit:  # merging again is harmless: try again next pass
+                log.warning("%s: auto-merge of PR #%s failed (will retry): %s", session.id, snapshot.pr.number, exc)
+                handled = [k for k in state.data.get("handled", []) if k != f"green@{_head(snapshot)}"]
+                book.put(await self.db.reactions.upsert(replace(state, data={**state.data, "handled": handled})))
+                return session
             await self._escalate(
                 state,
                 reaction,
-                f"auto-merge of PR #{snapshot.pr.number} failed: {exc.message}",
+                f"auto-merge of PR #{snapshot.pr.number} failed {state.attempts} times: {exc.message}",
                 session=session,
                 project_id=session.project_id,
                 book=book,
@@ -598,7 +616,7 @@ class ReactionEngine:
             book.put(saved)
         subject = session.id if session is not None else project_id
         text = f"{subject}: {state.reaction} needs a human: {why}."
-        data = {"reaction": state.reaction, "attempts": state.attempts, "why": why}
+        data = {"reaction": state.reaction, "attempts": state.attempts, "why": why, NOTIFIED: True}
         if session is not None:
             event = session_event(session, EventType.REACTION_ESCALATED, text, **data)
         else:
@@ -619,7 +637,8 @@ class ReactionEngine:
     ) -> Event:
         subject = session.id if session is not None else project_id
         text = f"{subject}: reaction {name} → {reaction.action} (attempt {attempt})"
-        data = {"reaction": name, "action": reaction.action, "attempt": attempt}
+        notifies = reaction.action == "notify" or (reaction.action == "auto_merge" and name != APPROVED_AND_GREEN)
+        data = {"reaction": name, "action": reaction.action, "attempt": attempt, NOTIFIED: notifies}
         if session is not None:
             return session_event(session, EventType.REACTION_TRIGGERED, text, **data)
         return Event.of(EventType.REACTION_TRIGGERED, text, project_id=project_id, data=data)
