@@ -18,6 +18,7 @@ from ennio.core.plugins import RuntimeHandle, Slot
 from ennio.core.session import ActivityState, SessionStatus
 from ennio.db.records import Scope
 from tests.helpers.fake_github import REPO, TOKEN
+from tests.helpers.git import git
 from tests.helpers.reactions import ReactionWorld
 from tests.helpers.runtime import TMUX, TMUX_SOCKET_ENV, echo_spec, kill_tmux_server, new_tmux_socket, wait_ready
 from tests.helpers.wait import async_wait_for
@@ -278,3 +279,35 @@ async def test_stuck_agents_are_found_by_the_pass(reaction_world: World) -> None
     await lifecycle.run_once()
     await world.router.drain()
     assert [n["title"] for n in world.notifications()] == [f"{session.id}: agent stuck"]
+
+
+async def test_new_commits_on_a_pr_branch_are_pushed_once(reaction_world: World, tmp_path: Path) -> None:
+    world = await reaction_world()
+    repo = world.project.path
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", str(remote))
+    git(repo, "remote", "add", "origin", str(remote))
+    git(repo, "push", "-q", "origin", "main")
+    workspace = tmp_path / "ws"
+    git(repo, "worktree", "add", "-q", "-b", "feat/1-work", str(workspace), "main")
+    (workspace / "a.txt").write_text("a\n")
+    git(workspace, "add", "a.txt")
+    git(workspace, "commit", "-q", "-m", "first")
+    git(workspace, "push", "-q", "origin", "feat/1-work")
+    first = git(workspace, "rev-parse", "HEAD")
+    pr = world.github.open_pr(REPO, "feat/1-work", sha=first)
+    session = await world.add_session(1, S.PR_OPEN, pr_number=pr.number, workspace_path=str(workspace))
+    lifecycle = world.lifecycle()
+
+    assert (await lifecycle.run_once()).pushes == 0
+    (workspace / "b.txt").write_text("b\n")
+    git(workspace, "add", "b.txt")
+    git(workspace, "commit", "-q", "-m", "second")
+    second = git(workspace, "rev-parse", "HEAD")
+
+    assert (await lifecycle.run_once()).pushes == 1
+    assert git(remote, "rev-parse", "refs/heads/feat/1-work") == second
+    # the forge has not caught up yet: no second push of the same head
+    assert (await lifecycle.run_once()).pushes == 0
+    (updated,) = await world.logged(E.PR_UPDATED)
+    assert updated.session_id == session.id and updated.data["head"] == second

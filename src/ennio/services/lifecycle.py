@@ -62,6 +62,7 @@ from ennio.core.session import ACTIVE_STATUSES, ActivityState, Session, SessionS
 from ennio.db import Database
 from ennio.db.records import Scope
 from ennio.services import git_heads
+from ennio.services.event_bus import Subscription
 from ennio.services.reactions import ReactionEngine, SessionView, StateBook
 from ennio.services.status_rules import Observation, derive_status
 from ennio.services.transitions import EventSink, move, session_event
@@ -104,7 +105,7 @@ class SessionCleaner(Protocol):
 
 
 class EventSource(Protocol):
-    def subscribe(self, event_filter: EventFilter | None = None, maxsize: int = 1000) -> Any: ...
+    def subscribe(self, event_filter: EventFilter | None = None, maxsize: int = 1000) -> Subscription: ...
 
 
 @dataclass(slots=True)
@@ -169,7 +170,7 @@ class LifecycleManager:
         self._poked: set[str] = set()
         self._task: asyncio.Task[None] | None = None
         self._listener: asyncio.Task[None] | None = None
-        self._subscription: Any = None
+        self._subscription: Subscription | None = None
         #: (session, head) -> commits ahead of the base
         self._ahead: dict[tuple[str, str], int] = {}
         #: session -> the last head Ennio pushed (an SCM may report the new head a little later)
@@ -209,6 +210,7 @@ class LifecycleManager:
             self._subscription = None
 
     async def _listen(self) -> None:
+        assert self._subscription is not None
         async for item in self._subscription:
             if isinstance(item, Event) and item.session_id:
                 self.poke([item.session_id])

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
@@ -161,7 +161,7 @@ class ReactionEngine:
         events: EventSink,
         messenger: AgentMessenger,
         clock: Clock,
-        scm_for: Any = None,
+        scm_for: Callable[[ProjectConfig], SCM | None] | None = None,
         router: NotificationRouter | None = None,
     ) -> None:
         """``scm_for(project) -> SCM | None`` gives a project's SCM (for logs, forwarding, merging)."""
@@ -437,8 +437,7 @@ class ReactionEngine:
     def _scm(self, project: ProjectConfig) -> SCM | None:
         if self.scm_for is None:
             return None
-        scm: SCM | None = self.scm_for(project)
-        return scm
+        return self.scm_for(project)
 
     # ------------------------------------------------------------------ acting
 
