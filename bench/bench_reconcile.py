@@ -8,7 +8,7 @@ without: the sessions query, one batched read of every screen, ``LocalSCM.snapsh
 database statements per pass, counted with a SQLAlchemy listener — shown for each N so one can see
 they do not grow with the sessions. Usage::
 
-    python bench/bench_reconcile.py [--sessions 100,500] [--rounds 3]
+    python bench/bench_reconcile.py [--sessions 100,500] [--rounds 3] [--postgres]
 
 Target: ≤ 2 s per pass for 500 sessions; statements per pass the same for every N.
 """
@@ -43,23 +43,30 @@ from ennio.services.reactions import ReactionEngine
 from ennio.services.session_ops import PluginCleaner, RuntimeMessenger
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_local_scm import make_repo
+from bench_local_scm import make_repo, throwaway_postgres
 
 AGENT = ["sh", "-c", "printf 'agent> '; exec sleep 86400"]
 
 
-def bench(sessions: int, rounds: int) -> dict[str, float]:
+def bench(sessions: int, rounds: int, postgres: bool) -> dict[str, float]:
     """One measurement on a private tmux server, killed afterwards."""
     socket = f"ennio-bench-{secrets.token_hex(4)}"
     os.environ["ENNIO_TMUX_SOCKET"] = socket
+
+    async def measure(root: Path) -> dict[str, float]:
+        if not postgres:
+            return await _bench(root, sessions, rounds, None)
+        async with throwaway_postgres() as url:
+            return await _bench(root, sessions, rounds, url)
+
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            return asyncio.run(_bench(Path(tmp), sessions, rounds))
+            return asyncio.run(measure(Path(tmp)))
     finally:
         subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True, check=False)
 
 
-async def _bench(root: Path, count: int, rounds: int) -> dict[str, float]:
+async def _bench(root: Path, count: int, rounds: int, database_url: str | None) -> dict[str, float]:
     repo = root / "app"
     make_repo(repo, count)
     config = EnnioConfig.model_validate(
@@ -78,7 +85,7 @@ async def _bench(root: Path, count: int, rounds: int) -> dict[str, float]:
     )
     project = config.projects[0]
     clock = SystemClock()
-    db = await open_database(None, root / "data", clock=clock)
+    db = await open_database(database_url, root / "data", clock=clock)
     ctx = PluginContext(data_dir=root / "data", clock=clock, store=db.store)
     plugins = PluginSet(config, ctx)
     runtime = plugins.runtime("tmux")
@@ -174,9 +181,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sessions", default="100,500", help="comma-separated session counts")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--postgres", action="store_true", help="a throw-away database on ENNIO_TEST_PG_URL's server")
     args = parser.parse_args()
+    print(f"database: {'postgresql' if args.postgres else 'sqlite'}")
     for count in (int(n) for n in args.sessions.split(",")):
-        r = bench(count, args.rounds)
+        r = bench(count, args.rounds, args.postgres)
         print(
             f"{count} sessions: steady pass {r['steady'] * 1000:.0f} ms = {r['steady'] / r['floor']:.2f}x floor "
             f"({r['floor'] * 1000:.0f} ms: sessions query + batched screens + local SCM snapshots); "
