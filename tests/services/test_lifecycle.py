@@ -50,6 +50,17 @@ async def test_a_pass_moves_a_started_agent_to_working_and_records_its_activity(
     )
 
 
+async def test_a_session_still_being_spawned_is_left_to_its_spawner(reaction_world: World) -> None:
+    world = await reaction_world()
+    session = await world.add_session(1, S.SPAWNING, metadata={"spawner": {"pid": os.getpid(), "host": "here"}})
+
+    report = await world.lifecycle().run_once()
+
+    assert report.sessions == 1 and report.transitions == 0
+    assert (await world.db.sessions.get(session.id)).status is S.SPAWNING
+    assert await world.logged() == []
+
+
 async def test_an_agent_that_dies_exits_its_session_and_a_human_is_told(reaction_world: World) -> None:
     world = await reaction_world()
     session = await world.add_session(1, S.WORKING, activity=ActivityState.ACTIVE)

@@ -64,6 +64,7 @@ from ennio.db.records import Scope
 from ennio.services import git_heads
 from ennio.services.event_bus import Subscription
 from ennio.services.reactions import ReactionEngine, SessionView, StateBook
+from ennio.services.session_env import META_RESUME_ID, META_SPAWNER
 from ennio.services.status_rules import Observation, derive_status
 from ennio.services.transitions import EventSink, move, session_event
 
@@ -81,6 +82,12 @@ SCREEN_LINES = 60
 ACTIVITY_WRITE_GRANULARITY = timedelta(seconds=60)
 #: Events that make the loop look at a session at once.
 _POKE_EVENTS = frozenset({EventType.SESSION_SPAWNED, EventType.SESSION_RESTORED})
+
+
+def _being_spawned(session: Session) -> bool:
+    """A spawn in progress (no runtime yet, or the spawner's mark still on it): the spawner moves it on,
+    and an interrupted one is the re-adoption's to settle."""
+    return session.status is S.SPAWNING and (session.runtime_handle is None or META_SPAWNER in session.metadata)
 
 
 class PluginSource(Protocol):
@@ -305,8 +312,7 @@ class LifecycleManager:
     async def _project_pass(
         self, project: ProjectConfig, sessions: list[Session], book: StateBook, report: PassReport
     ) -> None:
-        # a session still being spawned has no runtime yet: the spawner moves it on
-        sessions = [s for s in sessions if not (s.status is S.SPAWNING and s.runtime_handle is None)]
+        sessions = [s for s in sessions if not _being_spawned(s)]
         live = [s for s in sessions if s.status is not S.MERGED]
         screens = await self._screens(live)
         probes = await asyncio.gather(
@@ -317,7 +323,6 @@ class LifecycleManager:
         )
         probe_of = {s.id: p for s, p in zip(live, probes, strict=True)}
         facts = await self._facts(project, sessions, report)
-        done_before = sum(1 for s in sessions if s.status is S.DONE)
         results = await asyncio.gather(
             *(
                 self._guarded(
@@ -329,7 +334,7 @@ class LifecycleManager:
                 if s.status is S.MERGED or probe_of.get(s.id) is not None
             )
         )
-        finished = sum(1 for r in results if r is not None and r.status is S.DONE) > done_before
+        finished = any(r is not None and r.status is S.DONE for r in results)
         if self.reactions is not None:
             if finished:
                 everyone = await self.db.sessions.list(project_id=project.pid)
@@ -408,7 +413,7 @@ class LifecycleManager:
         if screen is None:
             return _Probe(alive=False, reading=ActivityReading(ActivityState.EXITED, detail="runtime gone"))
         agent = self.plugins.agent(session.agent)
-        resume = session.metadata.get("resume_id")
+        resume = session.metadata.get(META_RESUME_ID)
         probe = ActivityProbe(
             workspace_path=Path(session.workspace_path) if session.workspace_path else project.path,
             screen=screen,
@@ -493,8 +498,8 @@ class LifecycleManager:
             last = session.last_activity_at
             if last is None or reading.last_activity_at - last > ACTIVITY_WRITE_GRANULARITY:
                 fields["last_activity_at"] = reading.last_activity_at
-        if reading is not None and reading.resume_id and reading.resume_id != session.metadata.get("resume_id"):
-            fields["metadata"] = {**session.metadata, "resume_id": reading.resume_id}
+        if reading is not None and reading.resume_id and reading.resume_id != session.metadata.get(META_RESUME_ID):
+            fields["metadata"] = {**session.metadata, META_RESUME_ID: reading.resume_id}
         if not fields:
             return session
         pending.update(fields)
