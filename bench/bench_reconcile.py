@@ -38,9 +38,10 @@ from ennio.plugins.scm._local_docs import NAMESPACE, CIRun, Keys, PRDoc
 from ennio.services.event_log import EventService
 from ennio.services.lifecycle import RECONCILED_STATUSES, LifecycleManager
 from ennio.services.notifications import NotificationRouter
-from ennio.services.plugin_set import PluginSet
 from ennio.services.reactions import ReactionEngine
+from ennio.services.registry import default_registry
 from ennio.services.session_ops import PluginCleaner, RuntimeMessenger
+from ennio.services.session_plugins import SessionPlugins
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_local_scm import make_repo, throwaway_postgres
@@ -87,7 +88,7 @@ async def _bench(root: Path, count: int, rounds: int, database_url: str | None) 
     clock = SystemClock()
     db = await open_database(database_url, root / "data", clock=clock)
     ctx = PluginContext(data_dir=root / "data", clock=clock, store=db.store)
-    plugins = PluginSet(config, ctx)
+    plugins = SessionPlugins(default_registry(), ctx)
     runtime = plugins.runtime("tmux")
 
     # the PRs (CI passing) the local SCM keeps, and the sessions with their agents
@@ -166,7 +167,7 @@ async def _bench(root: Path, count: int, rounds: int, database_url: str | None) 
             passes.append(report.seconds)
         event.remove(db.engine.sync_engine, "before_cursor_execute", seen)
         statuses = {s.status for s in await db.sessions.list()}
-    await plugins.close()
+    await plugins.aclose()
     await db.close()
     return {
         "first": first.seconds,

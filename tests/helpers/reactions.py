@@ -21,9 +21,10 @@ from ennio.plugins._github.transport import RetryPolicy
 from ennio.services.event_log import EventService
 from ennio.services.lifecycle import LifecycleManager
 from ennio.services.notifications import NotificationRouter
-from ennio.services.plugin_set import PluginSet
 from ennio.services.reactions import ReactionEngine, SessionView
+from ennio.services.registry import default_registry
 from ennio.services.session_ops import PluginCleaner, RuntimeMessenger
+from ennio.services.session_plugins import SessionPlugins
 from tests.helpers.fake_github import REPO, TOKEN, FakeGitHub
 from tests.helpers.runtime import echo_spec, received, wait_ready
 from tests.helpers.sessions import make_session
@@ -66,7 +67,7 @@ class ReactionWorld:
     config: EnnioConfig
     db: Database
     clock: ManualClock
-    plugins: PluginSet
+    plugins: SessionPlugins
     events: EventService
     router: NotificationRouter
     github: FakeGitHub
@@ -187,6 +188,6 @@ def make_world(
     hooks.expect_request("/hook", method="POST").respond_with_data("", status=204)
     cfg = world_config(repo_path, github, hooks.url_for("/hook"), **config)
     ctx = PluginContext(data_dir=data_dir, clock=clock, extra={RETRY_KEY: FAST_RETRY})
-    plugins = PluginSet(cfg, ctx)
+    plugins = SessionPlugins(default_registry(), ctx)
     router = NotificationRouter.from_config(cfg, ctx)
     return ReactionWorld(cfg, db, clock, plugins, events, router, github, hooks, out)

@@ -77,7 +77,7 @@ async def reaction_world(
         yield factory
         for world in made:
             await world.router.drain()
-            await world.plugins.close()
+            await world.plugins.aclose()
 
 
 PluginFactory = Callable[[str, dict[str, list[str]], str], Path]

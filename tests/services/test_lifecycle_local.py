@@ -17,9 +17,10 @@ from ennio.core.session import ActivityState, SessionStatus
 from ennio.db import Database
 from ennio.services.event_log import EventService
 from ennio.services.lifecycle import LifecycleManager
-from ennio.services.plugin_set import PluginSet
 from ennio.services.reactions import ReactionEngine
+from ennio.services.registry import default_registry
 from ennio.services.session_ops import PluginCleaner, RuntimeMessenger
+from ennio.services.session_plugins import SessionPlugins
 from tests.helpers.git import git
 from tests.helpers.local_scm import CI_COMMAND, make_project_repo
 from tests.helpers.runtime import echo_spec, wait_ready
@@ -34,7 +35,7 @@ class LocalWorld:
     config: EnnioConfig
     db: Database
     events: EventService
-    plugins: PluginSet
+    plugins: SessionPlugins
     lifecycle: LifecycleManager
     repo: Path
     workspace: Path
@@ -70,7 +71,7 @@ async def local_world(db: Database, tmp_path: Path, data_dir: Path, tmux_socket:
     )
     project = config.projects[0]
     ctx = PluginContext(data_dir=data_dir, clock=SystemClock(), store=db.store)
-    plugins = PluginSet(config, ctx)
+    plugins = SessionPlugins(default_registry(), ctx)
     tracker = plugins.tracker(project)
     assert tracker is not None
     issue = await tracker.create_issue("Add a greeting", "Say hello.")
@@ -107,7 +108,7 @@ async def local_world(db: Database, tmp_path: Path, data_dir: Path, tmux_socket:
             cleaner=PluginCleaner(config, plugins),
         )
         yield LocalWorld(config, db, events, plugins, lifecycle, repo, workspace)
-    await plugins.close()
+    await plugins.aclose()
 
 
 async def test_the_pr_opens_once_the_agent_has_committed_and_stopped_working(local_world: LocalWorld) -> None:

@@ -91,7 +91,7 @@ def _being_spawned(session: Session) -> bool:
 
 
 class PluginSource(Protocol):
-    """Where the lifecycle gets plugin instances (:class:`PluginSet`, or the SessionManager's own)."""
+    """Where the lifecycle gets plugin instances (the SessionManager's :class:`SessionPlugins`)."""
 
     def runtime(self, name: str) -> Runtime: ...
 
