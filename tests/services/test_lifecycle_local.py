@@ -22,8 +22,8 @@ from ennio.services.registry import default_registry
 from ennio.services.session_ops import PluginCleaner, RuntimeMessenger
 from ennio.services.session_plugins import SessionPlugins
 from tests.helpers.git import git
-from tests.helpers.local_scm import CI_COMMAND, make_project_repo
-from tests.helpers.runtime import echo_spec, wait_ready
+from tests.helpers.local_scm import CI_COMMAND, commit_on, make_project_repo
+from tests.helpers.runtime import echo_spec, wait_ready, wait_received
 from tests.helpers.sessions import make_session
 
 S = SessionStatus
@@ -163,3 +163,23 @@ async def test_a_closed_issue_without_a_pr_finishes_the_session(local_world: Loc
 async def _logged(world: LocalWorld) -> list[Event]:
     await world.events.flush()
     return [s.event for s in await world.db.events.query(limit=1000)]
+
+
+async def test_conflicts_with_the_base_ask_the_agent_to_rebase_naming_the_files(
+    local_world: LocalWorld, tmp_path: Path
+) -> None:
+    world = local_world
+    scm = world.plugins.scm(world.config.projects[0])
+    world.agent_status("ready")
+    world.commit("app.py", "VALUE = 2\n", "Change the value")
+    await world.lifecycle.run_once()  # opens the PR
+    commit_on(world.repo, "main", {"app.py": "VALUE = 3\n"}, "Someone else changed it")
+
+    for _ in range(2):  # trial merges are computed in the background
+        await scm.wait_for_trial_merges()  # type: ignore[union-attr]
+        await world.lifecycle.run_once()
+
+    session = await world.db.sessions.get("app-1")
+    assert session.status is S.MERGE_CONFLICTS
+    (text,) = wait_received(tmp_path / "agent", 1)
+    assert "conflicts with main" in text and "Conflicting files: app.py." in text
