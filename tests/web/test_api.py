@@ -39,7 +39,7 @@ async def test_spawn_info_send_kill_through_the_api(
     info = (await client.get("/api/v1/sessions/app-1")).json()
     assert info["alive"] is True and info["activity"]["state"] == "ready"
     assert info["attach"][:3] == ["tmux", "-L", tmux_socket]
-    assert [e["type"] for e in info["events"]] == ["session.spawned"]
+    assert "session.spawned" in [e["type"] for e in info["events"]]  # the lifecycle may have added some
 
     sent = await client.post("/api/v1/sessions/app-1/send", json={"text": "and the changelog"})
     assert sent.json()["delivered"] is True

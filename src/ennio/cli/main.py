@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str, bool]] = {
     "issue": ("ennio.cli.issue", "app", True),
     "pr": ("ennio.cli.pr", "app", True),
     "review": ("ennio.cli.review", "app", True),
+    "demo": ("ennio.cli.demo_cmd", "demo", False),
 }
 _OPTIONS_WITH_VALUE = ("-c", "--config")
 

@@ -263,6 +263,16 @@ class Runtime(Protocol):
         ...
 
 
+@runtime_checkable
+class ScreenReader(Protocol):
+    """Optional for a runtime: many agents' liveness and screens in a few calls, for the lifecycle,
+    which reads every session's screen on every pass. Runtimes without it are asked one by one."""
+
+    async def screens(self, handles: Sequence[RuntimeHandle], lines: int = 200) -> dict[str, str | None]:
+        """Handle id -> the last ``lines`` lines of the agent's screen, or ``None`` when it is gone."""
+        ...
+
+
 # --------------------------------------------------------------------------- workspace
 
 

@@ -54,7 +54,9 @@ ComponentFactory = Callable[[Services], DaemonComponent]
 def default_components() -> list[ComponentFactory]:
     """What the daemon runs besides the API. The LifecycleManager and ReactionEngine join here, each as a
     factory taking the open :class:`Services` and returning an object with ``async start()``/``stop()``."""
-    return []
+    from ennio.services.orchestrator import Orchestrator
+
+    return [Orchestrator.from_services]
 
 
 @dataclass(slots=True)

@@ -179,3 +179,23 @@ def test_probe_and_argument_escaping() -> None:
     assert _arg("a;") == "a\\;"
     assert _arg("a\\;") == "a\\\\;"
     assert _arg(";x") == ";x"
+
+
+async def test_screens_reads_many_agents_in_batches_and_knows_the_dead(
+    tmux_runtime: TmuxRuntime, tmux_socket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("ennio.plugins.runtime.tmux.SCREENS_PER_CALL", 2)
+    handles = [await tmux_runtime.start(echo_spec(f"ennio-s-{i}", tmp_path / f"a{i}")) for i in range(3)]
+    for handle in handles:
+        await wait_ready(tmux_runtime, handle)
+        await tmux_runtime.send(handle, f"hello from {handle.id}")
+    await tmux_runtime.destroy(handles[1])
+    never = RuntimeHandle("tmux", "ennio-s-never", {"socket": tmux_socket})
+
+    screens = await tmux_runtime.screens([*handles, never], lines=20)
+
+    assert screens[handles[1].id] is None and screens[never.id] is None
+    for handle in (handles[0], handles[2]):
+        text = screens[handle.id]
+        assert text is not None and f"hello from {handle.id}" in text
+        assert text == await tmux_runtime.output(handle, 20)

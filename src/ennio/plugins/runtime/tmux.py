@@ -20,6 +20,7 @@ import asyncio
 import json
 import os
 import re
+import secrets
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -36,6 +37,8 @@ from ennio.plugins.runtime._spec import check_name, check_spec
 from ennio.plugins.runtime._text import clean_input
 
 SOCKET_ENV = "ENNIO_TMUX_SOCKET"
+#: screens read by one tmux invocation in ``screens`` (its argv stays far below the system limit)
+SCREENS_PER_CALL = 50
 INSTALL_HINT = "install tmux: `apt-get install tmux` (Debian/Ubuntu), `brew install tmux` (macOS)"
 #: single lines up to this long are typed with send-keys; anything else is pasted from a buffer
 SHORT_TEXT = 200
@@ -324,6 +327,61 @@ class TmuxRuntime:
             if dead == "0" and name.startswith(prefix):
                 names.add(name)
         return sorted(names)
+
+    async def screens(self, handles: Sequence[RuntimeHandle], lines: int = 200) -> dict[str, str | None]:
+        """Liveness of every handle from one ``list-panes`` per server, then the screens of the live
+        ones, ``SCREENS_PER_CALL`` per tmux invocation (``display-message`` markers between them)."""
+        out: dict[str, str | None] = {}
+        by_socket: dict[str | None, list[RuntimeHandle]] = {}
+        for handle in handles:
+            by_socket.setdefault(self._socket_of(handle), []).append(handle)
+        for socket, group in by_socket.items():
+            result = await self._tmux(socket, ["list-panes", "-a", "-F", "#{session_name}\t#{pane_dead}"], check=False)
+            if not result.ok and not _gone(result):
+                raise RuntimeFailure(f"tmux could not list sessions: {tail(result.stderr)}")
+            live = {n for n, _, dead in (line.rpartition("\t") for line in result.stdout.splitlines()) if dead == "0"}
+            alive = []
+            for handle in group:
+                if handle.id in live:
+                    alive.append(handle)
+                else:
+                    out[handle.id] = None
+            for start in range(0, len(alive), SCREENS_PER_CALL):
+                out.update(await self._screens(socket, alive[start : start + SCREENS_PER_CALL], lines))
+        return out
+
+    async def _screens(self, socket: str | None, handles: Sequence[RuntimeHandle], lines: int) -> dict[str, str | None]:
+        marker = f"@@ennio-screen-{secrets.token_hex(6)}@@"
+        commands: list[list[str]] = []
+        for handle in handles:
+            commands.append(["display-message", "-p", f"{marker}{handle.id}"])
+            commands.append(["capture-pane", "-p", "-J", "-S", f"-{max(lines, 1)}", "-t", self._target(handle)])
+        result = await self._tmux(socket, *commands, check=False)
+        if not result.ok:  # one of them went away meanwhile: ask one by one
+            out: dict[str, str | None] = {}
+            for handle in handles:
+                try:
+                    out[handle.id] = await self.output(handle, lines)
+                except RuntimeFailure:
+                    out[handle.id] = None
+            return out
+        screens: dict[str, list[str]] = {}
+        current: list[str] | None = None
+        for line in result.stdout.split("\n"):
+            if line.startswith(marker):
+                current = screens.setdefault(line[len(marker) :], [])
+            elif current is not None:
+                current.append(line)
+        found: dict[str, str | None] = {}
+        for handle in handles:
+            kept = screens.get(handle.id)
+            if kept is None:
+                found[handle.id] = None
+                continue
+            while kept and not kept[-1].strip():
+                kept.pop()
+            found[handle.id] = "\n".join(kept[-lines:]) if lines > 0 else ""
+        return found
 
     def attach_command(self, handle: RuntimeHandle) -> list[str]:
         socket = self._socket_of(handle)
