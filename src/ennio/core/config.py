@@ -121,6 +121,17 @@ class LifecycleConfig(StrictModel):
         timedelta(seconds=60), description="Longest one session's reconcile may take before it is abandoned."
     )
     concurrency: PositiveInt = Field(8, description="Sessions reconciled at once.")
+    webhook_poll_interval: Duration = Field(
+        timedelta(minutes=5),
+        description=(
+            "Poll interval of a project whose webhooks are arriving (deliveries reconcile at once; polling "
+            "is then only the safety net for a missed delivery)."
+        ),
+    )
+    webhook_window: Duration = Field(
+        timedelta(hours=1),
+        description="A project counts as fed by webhooks while its last verified delivery is younger than this.",
+    )
 
 
 class DefaultsConfig(StrictModel):

@@ -31,14 +31,14 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from ennio.core.clock import Clock
 from ennio.core.config import EnnioConfig, ProjectConfig
-from ennio.core.errors import EnnioError
+from ennio.core.errors import AuthError, EnnioError
 from ennio.core.events import Event, EventFilter, EventType
 from ennio.core.pacing import poll_delay
 from ennio.core.plugins import (
@@ -52,6 +52,7 @@ from ennio.core.plugins import (
     PRSnapshot,
     PRState,
     PullRequest,
+    ReadyMarker,
     ReviewDecision,
     Runtime,
     RuntimeHandle,
@@ -80,6 +81,9 @@ SCREEN_LINES = 60
 #: A reading's ``last_activity_at`` is written back only when it moved by more than this
 #: (so an agent that is busy all the time does not cost a write per pass).
 ACTIVITY_WRITE_GRANULARITY = timedelta(seconds=60)
+#: Session metadata: the credential problem shown as its status reason, and the reason it replaced.
+META_PROBLEM = "provider_problem"
+META_REASON_BEFORE = "reason_before_problem"
 #: Events that make the loop look at a session at once.
 _POKE_EVENTS = frozenset({EventType.SESSION_SPAWNED, EventType.SESSION_RESTORED})
 
@@ -88,6 +92,11 @@ def _being_spawned(session: Session) -> bool:
     """A spawn in progress (no runtime yet, or the spawner's mark still on it): the spawner moves it on,
     and an interrupted one is the re-adoption's to settle."""
     return session.status is S.SPAWNING and (session.runtime_handle is None or META_SPAWNER in session.metadata)
+
+
+def _pr_open(snapshots: dict[str, PRSnapshot] | None, branch: str | None) -> bool:
+    found = snapshots.get(branch) if snapshots is not None and branch else None
+    return found is not None and found.pr is not None and found.pr.state is PRState.OPEN
 
 
 class PluginSource(Protocol):
@@ -115,6 +124,18 @@ class EventSource(Protocol):
     def subscribe(self, event_filter: EventFilter | None = None, maxsize: int = 1000) -> Subscription: ...
 
 
+class DeliveryLog(Protocol):
+    """When each project's last verified webhook delivery arrived (the daemon's ``ReconcileHub``)."""
+
+    def last_delivery(self, project_id: str) -> datetime | None: ...
+
+
+class QueueRunner(Protocol):
+    """Queued spawns to release once their blockers are finished (the SessionManager's ``SpawnQueue``)."""
+
+    async def process(self, project_ids: Iterable[str] | None = None) -> Sequence[object]: ...
+
+
 @dataclass(slots=True)
 class PassReport:
     """What one pass did (for logs, tests and the benchmark)."""
@@ -124,6 +145,8 @@ class PassReport:
     opened_prs: int = 0
     pushes: int = 0
     errors: dict[str, str] = field(default_factory=dict)
+    #: project id -> a credential problem (``AuthError``) its tracker or SCM reported this pass
+    problems: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
 
 
@@ -160,6 +183,8 @@ class LifecycleManager:
         clock: Clock,
         reactions: ReactionEngine | None = None,
         cleaner: SessionCleaner | None = None,
+        deliveries: DeliveryLog | None = None,
+        queue: QueueRunner | None = None,
     ) -> None:
         self.config = config
         self.db = db
@@ -168,13 +193,22 @@ class LifecycleManager:
         self.clock = clock
         self.reactions = reactions
         self.cleaner = cleaner
+        self.deliveries = deliveries
+        self.queue = queue
         settings = config.lifecycle
         self.interval = settings.poll_interval.total_seconds()
+        self.webhook_interval = max(self.interval, settings.webhook_poll_interval.total_seconds())
+        self.webhook_window = settings.webhook_window
         self.session_timeout = settings.session_timeout.total_seconds()
         self._limit = asyncio.Semaphore(settings.concurrency)
         self._wake = asyncio.Event()
         self._poke_all = True
         self._poked: set[str] = set()
+        self._poke_queue = False
+        #: project id -> when (loop time) its next full pass is due
+        self._due: dict[str, float] = {}
+        #: project id -> the credential problem its tracker/SCM reported, while it lasts
+        self._problems: dict[str, str] = {}
         self._task: asyncio.Task[None] | None = None
         self._listener: asyncio.Task[None] | None = None
         self._subscription: Subscription | None = None
@@ -194,6 +228,11 @@ class LifecycleManager:
             self._poke_all = True
         else:
             self._poked.update(session_ids)
+        self._wake.set()
+
+    def poke_queue(self) -> None:
+        """Look at the queued spawns now (a blocker may have finished)."""
+        self._poke_queue = True
         self._wake.set()
 
     async def start(self, source: EventSource | None = None) -> None:
@@ -225,56 +264,90 @@ class LifecycleManager:
                 self.poke()
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
             self._wake.clear()
-            ids = None if self._poke_all else set(self._poked)
-            self._poke_all = False
+            now = loop.time()
+            ids = set(self._poked)
+            everything = {p.pid for p in self.config.projects}
+            due = everything if self._poke_all else {p for p in everything if self._due.get(p, 0.0) <= now}
+            queue = self._poke_queue
+            self._poke_all = self._poke_queue = False
             self._poked.clear()
             try:
-                await self.run_once(ids)
+                if due or ids or queue:
+                    await self.run_once(ids, projects=due, queue=queue)
             except Exception:  # a pass must never end the loop
                 log.exception("reconcile pass failed")
+            finished = loop.time()
+            for project_id in due:
+                self._due[project_id] = finished + self.next_delay(project_id)
             if self._wake.is_set():
                 continue
-            try:
-                await asyncio.wait_for(self._wake.wait(), self.next_delay())
-            except TimeoutError:
-                self._poke_all = True
+            wait = min((self._due.get(p, finished) for p in everything), default=finished + self.interval) - finished
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), max(0.0, wait))
 
-    def next_delay(self) -> float:
-        """Seconds until the next full pass: the interval, stretched by the tightest SCM budget."""
-        delay = self.interval
-        now = self.clock.now()
-        for project in self.config.projects:
-            try:
-                scm = self.plugins.scm(project)
-            except EnnioError:
-                continue
-            if scm is not None:
-                delay = max(delay, poll_delay(scm.rate_budget(), self.interval, now))
-        return delay
+    def next_delay(self, project_id: str | None = None) -> float:
+        """Seconds until the next full pass of a project (the soonest of all when ``None``): the poll
+        interval — ``webhook_poll_interval`` while the project's webhooks are arriving — stretched
+        when its SCM's rate budget runs low (:func:`ennio.core.pacing.poll_delay`)."""
+        projects = [p for p in self.config.projects if project_id is None or p.pid == project_id]
+        delays = [self._project_delay(p) for p in projects]
+        return min(delays) if delays else self.interval
+
+    def webhook_fed(self, project_id: str) -> bool:
+        """Whether the project's webhooks are arriving (a verified delivery within ``webhook_window``)."""
+        last = self.deliveries.last_delivery(project_id) if self.deliveries is not None else None
+        return last is not None and self.clock.now() - last <= self.webhook_window
+
+    def _project_delay(self, project: ProjectConfig) -> float:
+        base = self.webhook_interval if self.webhook_fed(project.pid) else self.interval
+        try:
+            scm = self.plugins.scm(project)
+        except EnnioError:
+            return base
+        if scm is None:
+            return base
+        return max(base, poll_delay(scm.rate_budget(), base, self.clock.now()))
 
     # ------------------------------------------------------------------ one pass
 
-    async def run_once(self, session_ids: Iterable[str] | None = None) -> PassReport:
-        """One reconcile pass over every active session (or only ``session_ids``)."""
+    async def run_once(
+        self,
+        session_ids: Iterable[str] | None = None,
+        *,
+        projects: Iterable[str] | None = None,
+        queue: bool = False,
+    ) -> PassReport:
+        """One reconcile pass over every active session — or only over ``session_ids`` and the sessions
+        of ``projects`` when either is given. Queued spawns of the projects passed over whole (all, by
+        default) are looked at too; ``queue`` looks at every project's."""
         started = time.perf_counter()
         report = PassReport()
         sessions = await self.db.sessions.list(statuses=RECONCILED_STATUSES)
-        if session_ids is not None:
-            wanted = set(session_ids)
-            sessions = [s for s in sessions if s.id in wanted]
+        whole = None if projects is None else set(projects)
+        if session_ids is not None or whole is not None:
+            wanted = set(session_ids or ())
+            sessions = [s for s in sessions if s.id in wanted or (whole is not None and s.project_id in whole)]
+            if session_ids is not None and whole is None:
+                whole = set()
         book = await self.reactions.load() if self.reactions is not None else StateBook()
         by_project: dict[str, list[Session]] = {}
         for session in sessions:
             by_project.setdefault(session.project_id, []).append(session)
         report.sessions = len(sessions)
+        finished: set[str] = set()
         for project_id, members in by_project.items():
             project = self._project(project_id)
-            if project is not None:
-                await self._project_pass(project, members, book, report)
+            if project is not None and await self._project_pass(project, members, book, report):
+                finished.add(project_id)
         if self.reactions is not None:
             await self._guarded("escalations", self.reactions.escalate_due(book), report)
+        if self.queue is not None and (queue or whole is None or whole or finished):
+            # a finished session may be the blocker a queued spawn waits for
+            queued_of = None if queue or whole is None else whole | finished
+            await self._guarded("spawn queue", self.queue.process(queued_of), report)
         report.seconds = time.perf_counter() - started
         self.passes += 1
         self.last_report = report
@@ -289,14 +362,24 @@ class LifecycleManager:
                 log.warning("sessions of project %r are not reconciled: it is not in the configuration", project_id)
             return None
 
-    async def _guarded(self, what: str, work: Awaitable[T], report: PassReport) -> T | None:
-        """``work`` within the session timeout; a failure is logged and reported, never raised."""
+    async def _guarded(
+        self, what: str, work: Awaitable[T], report: PassReport, project: ProjectConfig | None = None
+    ) -> T | None:
+        """``work`` within the session timeout; a failure is logged and reported, never raised. A
+        credential problem (``AuthError``) is also noted against ``project``, so its sessions and a
+        person hear of it."""
         try:
             async with asyncio.timeout(self.session_timeout):
                 return await work
         except TimeoutError:
             report.errors[what] = f"took longer than {self.session_timeout:g}s"
             log.warning("%s: reconcile took longer than %gs; skipped this pass", what, self.session_timeout)
+        except AuthError as exc:
+            report.errors[what] = exc.message
+            if project is not None:
+                report.problems.setdefault(project.pid, exc.message)
+                self._announce_problem(project, exc)
+            log.warning("%s: %s", what, exc.message)
         except EnnioError as exc:
             report.errors[what] = exc.message
             log.warning("%s: %s", what, exc.message)
@@ -311,7 +394,8 @@ class LifecycleManager:
 
     async def _project_pass(
         self, project: ProjectConfig, sessions: list[Session], book: StateBook, report: PassReport
-    ) -> None:
+    ) -> bool:
+        """One project's sessions; ``True`` when one of them merged or finished."""
         sessions = [s for s in sessions if not _being_spawned(s)]
         live = [s for s in sessions if s.status is not S.MERGED]
         screens = await self._screens(live)
@@ -329,11 +413,13 @@ class LifecycleManager:
                     s.id,
                     self._limited(partial(self._apply, project, s, probe_of.get(s.id), facts, book, report)),
                     report,
+                    project,
                 )
                 for s in sessions
                 if s.status is S.MERGED or probe_of.get(s.id) is not None
             )
         )
+        await self._settle_problem(project, sessions, results, report)
         finished = any(r is not None and r.status is S.DONE for r in results)
         if self.reactions is not None:
             if finished:
@@ -341,6 +427,7 @@ class LifecycleManager:
                 await self._guarded(project.pid, self.reactions.check_project(project, everyone, book), report)
             elif book.get(Scope.project(project.pid), "all-complete") is not None and live:
                 await self._guarded(project.pid, self.reactions.check_project(project, live, book), report)
+        return finished or any(r is not None and r.status is S.MERGED for r in results)
 
     async def _facts(self, project: ProjectConfig, sessions: list[Session], report: PassReport) -> _ProjectFacts:
         scm = self.plugins.scm(project)
@@ -349,13 +436,23 @@ class LifecycleManager:
         with_branch = [s for s in sessions if s.branch]
         if scm is not None and with_branch:
             refs = [BranchRef(s.id, s.branch, s.pr_number) for s in with_branch if s.branch]
-            snapshots = await self._guarded(f"{project.pid} (SCM)", scm.snapshots(refs), report)
+            snapshots = await self._guarded(f"{project.pid} (SCM)", scm.snapshots(refs), report, project)
             heads = await self._heads(project, [s for s in with_branch if s.status is not S.MERGED])
         issue_states: dict[str, IssueState] = {}
-        keys = sorted({s.issue_id for s in sessions if s.issue_id})
+        # the issue's state only matters while no PR is open (status rules: "issue closed with no open PR
+        # → done"), so sessions whose PR the snapshots show open cost the tracker nothing
+        keys = sorted(
+            {
+                s.issue_id
+                for s in sessions
+                if s.issue_id and s.status is not S.MERGED and not _pr_open(snapshots, s.branch)
+            }
+        )
         tracker = self.plugins.tracker(project) if keys else None
         if tracker is not None:
-            issue_states = await self._guarded(f"{project.pid} (tracker)", tracker.issue_states(keys), report) or {}
+            issue_states = (
+                await self._guarded(f"{project.pid} (tracker)", tracker.issue_states(keys), report, project) or {}
+            )
         return _ProjectFacts(snapshots, issue_states, heads)
 
     async def _heads(self, project: ProjectConfig, sessions: Sequence[Session]) -> dict[str, str]:
@@ -468,6 +565,7 @@ class LifecycleManager:
             session = moved
         if snapshot is not None and snapshot.pr is not None:
             session = self._observe_pr(session, snapshot, pending)
+            await self._mark_ready_when_green(project, session, snapshot)
         session = await self._flush(session, pending)
         if session.status is S.MERGED:
             head = snapshot.pr.head_sha if snapshot is not None and snapshot.pr is not None else None
@@ -678,6 +776,78 @@ class LifecycleManager:
         metadata = {**session.metadata, "pr_observed": now}
         pending["metadata"] = metadata
         return session.model_copy(update={"metadata": metadata})
+
+    async def _mark_ready_when_green(self, project: ProjectConfig, session: Session, snapshot: PRSnapshot) -> None:
+        """``draft_until_green``: a draft PR whose CI passes is marked ready for review (once; the next
+        snapshot shows it ready)."""
+        pr = snapshot.pr
+        if (
+            pr is None
+            or not pr.draft
+            or pr.state is not PRState.OPEN
+            or snapshot.ci is not CIState.PASSING
+            or not getattr(project.scm, "draft_until_green", False)
+        ):
+            return
+        scm = self.plugins.scm(project)
+        if not isinstance(scm, ReadyMarker):
+            return
+        await scm.mark_ready(pr)
+        pr.draft = False
+        self.events.publish(
+            session_event(
+                session, EventType.PR_UPDATED, f"{session.id}: PR #{pr.number} is green; marked ready for review"
+            )
+        )
+
+    # ------------------------------------------------------------------ credential problems
+
+    def _announce_problem(self, project: ProjectConfig, exc: AuthError) -> None:
+        """Tell a person once per problem (an urgent ``provider.error``), not once per pass."""
+        if self._problems.get(project.pid) == exc.message:
+            return
+        self._problems[project.pid] = exc.message
+        self.events.publish(
+            Event.of(
+                EventType.PROVIDER_ERROR,
+                exc.message,
+                project_id=project.pid,
+                data={"hint": exc.hint, "error": exc.code},
+                timestamp=self.clock.now(),
+            )
+        )
+
+    async def _settle_problem(
+        self, project: ProjectConfig, sessions: Sequence[Session], results: Sequence[Session | None], report: PassReport
+    ) -> None:
+        """Put the project's credential problem in its sessions' status reason while it lasts, and take it
+        out (restoring the reason it replaced) after a pass without it."""
+        problem = report.problems.get(project.pid)
+        if problem is None:
+            self._problems.pop(project.pid, None)
+        current = {s.id: s for s in sessions}
+        current.update({r.id: r for r in results if r is not None})
+        for session in current.values():
+            if session.status in (S.DONE, S.MERGED):
+                continue
+            noted = session.metadata.get(META_PROBLEM)
+            if noted == problem:
+                continue
+            fresh = await self.db.sessions.find(session.id)
+            if fresh is None:
+                continue
+            session = fresh
+            if problem is not None:
+                before = session.metadata.get(META_REASON_BEFORE, session.status_reason)
+                metadata = {**session.metadata, META_PROBLEM: problem, META_REASON_BEFORE: before}
+                await self.db.sessions.update(session.id, status_reason=problem, metadata=metadata)
+            else:
+                noted = session.metadata.get(META_PROBLEM)
+                metadata = {k: v for k, v in session.metadata.items() if k not in (META_PROBLEM, META_REASON_BEFORE)}
+                fields: dict[str, Any] = {"metadata": metadata}
+                if session.status_reason == noted:
+                    fields["status_reason"] = session.metadata.get(META_REASON_BEFORE)
+                await self.db.sessions.update(session.id, **fields)
 
     # ------------------------------------------------------------------ the end
 
