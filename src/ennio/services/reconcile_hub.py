@@ -10,11 +10,16 @@ decide whether a project's polling may relax to ``lifecycle.webhook_poll_interva
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Protocol
 
 from ennio.core.clock import Clock
+from ennio.core.config import EnnioConfig
+from ennio.core.errors import DaemonError, NotFound
+from ennio.core.ids import validate_id
+from ennio.core.session import ACTIVE_STATUSES, SessionStatus
+from ennio.db import Database
 
 log = logging.getLogger("ennio.pokes")
 
@@ -65,3 +70,35 @@ class ReconcileHub:
     def last_delivery(self, project_id: str) -> datetime | None:
         """When the project's last verified webhook delivery arrived (since this process started)."""
         return self._deliveries.get(project_id)
+
+
+async def request_reconcile(
+    hub: ReconcileHub,
+    db: Database,
+    config: EnnioConfig,
+    *,
+    session_ids: Sequence[str] | None = None,
+    project_id: str | None = None,
+) -> list[str] | None:
+    """``POST /api/v1/poke``: reconcile these sessions (or a project's, or all: ``None``) at once.
+
+    Unknown ids are :class:`NotFound`; no lifecycle in this process is :class:`DaemonError`."""
+    if not hub.running:
+        raise DaemonError(
+            "no lifecycle loop runs in this process, so there is nothing to poke",
+            hint="start the daemon with `ennio start`",
+        )
+    if session_ids is None and project_id is None:
+        hub.poke(None)
+        return None
+    wanted = [validate_id(s, "session id") for s in session_ids or ()]
+    if project_id is not None:
+        config.project(validate_id(project_id, "project id"))
+    known = {s.id: s for s in await db.sessions.list(project_id=project_id)}
+    missing = [s for s in wanted if s not in known]
+    if missing:
+        where = f" in project {project_id!r}" if project_id else ""
+        raise NotFound(f"no session {', '.join(missing[:5])}{where}", hint="see `ennio session list`")
+    chosen = wanted or [s.id for s in known.values() if s.status in ACTIVE_STATUSES | {SessionStatus.MERGED}]
+    hub.poke(chosen)
+    return sorted(chosen)

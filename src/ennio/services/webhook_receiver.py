@@ -156,7 +156,9 @@ class WebhookReceiver:
         given = _header(headers, LINEAR_DELIVERY)
         delivery = _delivery_id(given, LINEAR_DELIVERY) if given else "sha256:" + hashlib.sha256(body).hexdigest()
         projects = [project for project, _ in matched]
-        result = WebhookResult("ignored", "linear", f"{parsed.type}.{parsed.action}", delivery, [p.pid for p in projects])
+        result = WebhookResult(
+            "ignored", "linear", f"{parsed.type}.{parsed.action}", delivery, [p.pid for p in projects]
+        )
         if not await self._first_time("linear", delivery):
             result.outcome = "duplicate"
             return result
@@ -205,9 +207,7 @@ class WebhookReceiver:
     async def _blocks_queued(self, project_ids: list[str], keys: set[str]) -> bool:
         """Whether an issue the delivery names blocks (or is) a queued spawn of these projects."""
         waiting = await self.db.queue.list(statuses=[QueueStatus.WAITING])
-        return any(
-            e.project_id in project_ids and (e.issue_id in keys or keys & set(e.blockers)) for e in waiting
-        )
+        return any(e.project_id in project_ids and (e.issue_id in keys or keys & set(e.blockers)) for e in waiting)
 
 
 def _github_ok(secret: SecretStr, body: bytes, signature: str | None) -> bool:
@@ -253,4 +253,3 @@ def _affected_by_github(session: Session, targets: WebhookTargets, project: Proj
     issues = {str(n) for n in targets.issue_numbers}
     github_issues = project.tracker is not None and project.tracker.provider == "github"
     return bool(github_issues and session.issue_id and session.issue_id in issues)
-

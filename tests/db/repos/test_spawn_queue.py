@@ -18,7 +18,9 @@ async def test_add_get_list_and_the_queue_id(db: Database, clock: ManualClock) -
     )
     second = await db.queue.add("web", issue_id="ENG-2", issue_ref="ENG-2", blockers=["ENG-1"], request={})
     assert first.qid == f"q{first.id}" and parse_qid(first.qid) == first.id
-    assert first.status is Q.WAITING and first.blockers == ["3", "4"] and first.request == {"prompt": "go", "agent": None}
+    assert (
+        first.status is Q.WAITING and first.blockers == ["3", "4"] and first.request == {"prompt": "go", "agent": None}
+    )
     assert first.created_at == clock.now()
     assert await db.queue.get(first.id) == first
     assert [q.id for q in await db.queue.list()] == [first.id, second.id]
