@@ -803,8 +803,9 @@ class LifecycleManager:
     # ------------------------------------------------------------------ credential problems
 
     def _announce_problem(self, project: ProjectConfig, exc: AuthError) -> None:
-        """Tell a person once per problem (an urgent ``provider.error``), not once per pass."""
-        if self._problems.get(project.pid) == exc.message:
+        """Tell a person once (an urgent ``provider.error``) until a pass goes by without a credential problem,
+        not once per pass nor once per failing call (the SCM and the tracker often fail together)."""
+        if project.pid in self._problems:
             return
         self._problems[project.pid] = exc.message
         self.events.publish(
