@@ -642,8 +642,11 @@ class FakeGitHub:
                 _json(401, {"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"}), False
             )
         self._sync_git()
-        bucket = self.bucket(token, resource)
         scope_headers = _scope_headers(account)
+        if path == "/rate_limit" and method == "GET":
+            # GitHub answers this even with the budget spent, and does not count it
+            return log(_json(200, self._rate_limit(token), scope_headers), False)
+        bucket = self.bucket(token, resource)
         if bucket.remaining <= 0:
             headers = {**_rate_headers(bucket, resource), **scope_headers}
             message = f"API rate limit exceeded for user ID {self.users[account.login].id}."
@@ -676,6 +679,18 @@ class FakeGitHub:
         if isinstance(payload, str):
             return log(Response(payload, status_code=status, headers=headers, media_type="text/plain"), True)
         return log(_json(status, payload, headers), True)
+
+    def _rate_limit(self, token: str) -> dict[str, Any]:
+        resources = {}
+        for resource in ("core", "graphql", "search"):
+            bucket = self.bucket(token, resource)
+            resources[resource] = {
+                "limit": bucket.limit,
+                "remaining": bucket.remaining,
+                "reset": int(bucket.reset_at.timestamp()),
+                "used": bucket.limit - bucket.remaining,
+            }
+        return pl.checked(gm.RateLimitOverview, {"resources": resources, "rate": resources["core"]})
 
     def _installation_token(self, request: Request, installation_id: int) -> Response:
         raw = _token_of(request.headers.get("authorization", "")) or ""
