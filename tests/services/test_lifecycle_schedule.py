@@ -1,6 +1,7 @@
-"""The loop's schedule with webhooks: a project whose deliveries arrive is polled at ``webhook_poll_interval``,
-falls back to ``poll_interval`` once they stop, and is never left unpolled (a missed delivery cannot stall it);
-pokes for sessions and for the spawn queue run passes at once."""
+"""The loop's schedule with webhooks: while a project's deliveries arrive its forge is asked at
+``webhook_poll_interval`` (its agents are still watched every ``poll_interval``), it falls back once they stop,
+and it is never left unpolled (a missed delivery cannot stall a session); pokes for sessions and for the spawn
+queue run passes at once."""
 
 from __future__ import annotations
 
@@ -17,20 +18,51 @@ S = SessionStatus
 World = Callable[..., Awaitable[ReactionWorld]]
 
 
-async def test_deliveries_relax_the_poll_interval_until_they_stop(reaction_world: World) -> None:
+async def test_deliveries_relax_the_forge_interval_until_they_stop(reaction_world: World) -> None:
     world = await reaction_world(
         lifecycle={"poll_interval": "30s", "webhook_poll_interval": "5m", "webhook_window": "1h"}
     )
     hub = ReconcileHub(world.clock)
     lifecycle = world.lifecycle()
     lifecycle.deliveries = hub
-    assert lifecycle.next_delay("widgets") == 30 and not lifecycle.webhook_fed("widgets")
+    assert lifecycle.forge_interval("widgets") == 30 and not lifecycle.webhook_fed("widgets")
     hub.delivery_seen("widgets")
-    assert lifecycle.webhook_fed("widgets") and lifecycle.next_delay("widgets") == 300
+    assert lifecycle.webhook_fed("widgets") and lifecycle.forge_interval("widgets") == 300
+    assert lifecycle.next_delay("widgets") == 30  # the agents are still watched every poll_interval
     world.clock.advance(3599)
-    assert lifecycle.next_delay("widgets") == 300
-    world.clock.advance(2)  # an hour without a delivery: webhooks may be broken, poll normally again
-    assert not lifecycle.webhook_fed("widgets") and lifecycle.next_delay("widgets") == 30
+    assert lifecycle.forge_interval("widgets") == 300
+    world.clock.advance(2)  # an hour without a delivery: webhooks may be broken, poll the forge normally again
+    assert not lifecycle.webhook_fed("widgets") and lifecycle.forge_interval("widgets") == 30
+
+
+async def test_while_webhooks_arrive_passes_skip_the_forge_but_still_watch_the_agents(reaction_world: World) -> None:
+    world = await reaction_world(lifecycle={"poll_interval": "30s", "webhook_poll_interval": "5m"})
+    hub = ReconcileHub(world.clock)
+    github = world.github
+    first, second = github.open_pr(REPO, "feat/1-work"), github.open_pr(REPO, "feat/2-work")
+    one = await world.add_session(1, S.PR_OPEN, pr_number=first.number)
+    two = await world.add_session(2, S.PR_OPEN, pr_number=second.number)
+    lifecycle = world.lifecycle()
+    lifecycle.deliveries = hub
+    await lifecycle.run_once()  # no delivery yet: the forge is asked about everything
+    hub.delivery_seen("widgets")
+
+    asked = github.count(resource="graphql")
+    await lifecycle.run_once()
+    assert github.count(resource="graphql") == asked  # nothing changed, or a delivery would have said so
+    await world.stop_agent(two)
+    await lifecycle.run_once()
+    assert (await world.db.sessions.get(two.id)).status is S.EXITED  # agents are watched every pass
+    assert github.count(resource="graphql") == asked
+
+    github.add_check(REPO, first.head_sha, "tests", conclusion="failure")
+    await lifecycle.run_once([one.id])  # what a delivery naming it does
+    assert github.count(resource="graphql") == asked + 1
+    assert (await world.db.sessions.get(one.id)).status in (S.CI_FAILED, S.CI_FIX_SENT)
+
+    world.clock.advance(301)  # webhook_poll_interval later the forge is asked about everything again
+    await lifecycle.run_once()
+    assert github.count(resource="graphql") > asked + 1
 
 
 async def test_polling_still_catches_what_no_delivery_reported(reaction_world: World) -> None:
@@ -47,6 +79,7 @@ async def test_polling_still_catches_what_no_delivery_reported(reaction_world: W
     try:
         await async_wait_for(lambda: _at_least(lifecycle.passes, 1), what="the first pass")
         world.github.add_check(REPO, pr.head_sha, "tests", conclusion="failure")  # and no webhook says so
+        world.clock.advance(1)  # webhook_poll_interval goes by
 
         async def failed() -> bool:
             return (await world.db.sessions.get(session.id)).status is S.CI_FAILED

@@ -109,10 +109,10 @@ async def test_a_signed_check_run_reconciles_only_the_session_it_names(forge_dae
 
         await async_wait_for(failed, timeout=30, what="widgets-1 reconciled to ci_failed")
         assert await status_of(forge, "widgets-2") is S.PR_OPEN  # its CI failed too, but nothing told Ennio
-        # deliveries arrive, so the project's polling relaxes to webhook_poll_interval (2h here)
+        # deliveries arrive, so the project's forge polling relaxes to webhook_poll_interval (2h here)
         assert forge.lifecycle.webhook_fed("widgets") and not forge.lifecycle.webhook_fed("gadgets")
-        assert forge.lifecycle.next_delay("widgets") == 7200
-        assert forge.lifecycle.next_delay("gadgets") == 3600
+        assert forge.lifecycle.forge_interval("widgets") == 7200
+        assert forge.lifecycle.forge_interval("gadgets") == 3600
         metrics = (await forge.http.get("/metrics")).text
         assert 'ennio_webhook_deliveries_total{outcome="accepted",provider="github"} 1.0' in metrics
         assert 'ennio_github_rate_remaining{project="widgets",resource="graphql"}' in metrics

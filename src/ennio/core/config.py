@@ -124,8 +124,8 @@ class LifecycleConfig(StrictModel):
     webhook_poll_interval: Duration = Field(
         timedelta(minutes=5),
         description=(
-            "Poll interval of a project whose webhooks are arriving (deliveries reconcile at once; polling "
-            "is then only the safety net for a missed delivery)."
+            "While a project's webhooks arrive, how often its SCM and tracker are asked about every session "
+            "(deliveries reconcile the sessions they name at once; agents are still watched every poll_interval)."
         ),
     )
     webhook_window: Duration = Field(

@@ -5,17 +5,21 @@ Each pass, per project (see :meth:`LifecycleManager.run_once`):
 1. runtime liveness and the agent's activity for each session (``runtime.alive``/``output`` and
    ``agent.detect_activity``), concurrently, at most ``lifecycle.concurrency`` at once;
 2. the local heads of the session branches (one ``git for-each-ref`` per repository);
-3. ONE ``scm.snapshots`` call for all the project's sessions, and ONE ``tracker.issue_states``;
+3. ONE ``scm.snapshots`` call for all the project's sessions, and ONE ``tracker.issue_states`` for those
+   whose PR is not open — while the project's webhooks arrive, only for the sessions a delivery named,
+   the rest reusing the last answers until they are ``webhook_poll_interval`` old;
 4. per session: record activity changes, adopt or open the PR (push + ``open_pr`` once the agent
    has commits ahead of the base and is not active), push new commits, apply the status rules
    (:mod:`ennio.services.status_rules`), persist each transition with its reason, emit the events,
    clean up merged sessions (→ ``done``), and let the :class:`ReactionEngine` react;
-5. escalations whose deadline passed, and ``all-complete`` for projects that finished.
+5. escalations whose deadline passed, ``all-complete`` for projects that finished, and the spawn queue.
 
 A session's failure (an exception, or taking longer than ``lifecycle.session_timeout``) is logged
 and reported in the :class:`PassReport`; the pass and the other sessions go on. The loop runs every
 ``lifecycle.poll_interval`` — slower when an SCM's rate budget runs low (:mod:`ennio.core.pacing`)
-— and at once after :meth:`LifecycleManager.poke` (new sessions, API and webhook pokes). Time comes
+— and at once after :meth:`LifecycleManager.poke` (new sessions, API and webhook pokes). An
+``AuthError`` from a tracker or SCM becomes the status reason of the project's sessions and one
+``provider.error`` event until a pass goes by without it. Time comes
 from the injected clock, so tests drive passes with :meth:`run_once` and a manual clock.
 
 Database cost of a pass where nothing changed: one query for the sessions, one for the reaction
@@ -164,6 +168,15 @@ class _Screen:
 
 
 @dataclass(slots=True)
+class _ForgeCache:
+    """The last answers of a project's SCM (by branch) and tracker (by issue key), and when they were complete."""
+
+    fetched_at: datetime
+    snapshots: dict[str, PRSnapshot]
+    issue_states: dict[str, IssueState]
+
+
+@dataclass(slots=True)
 class _ProjectFacts:
     """What the batched calls returned for one project."""
 
@@ -209,6 +222,8 @@ class LifecycleManager:
         self._due: dict[str, float] = {}
         #: project id -> the credential problem its tracker/SCM reported, while it lasts
         self._problems: dict[str, str] = {}
+        #: project id -> the forge's last answers (the webhook-fed schedule reuses them)
+        self._forge: dict[str, _ForgeCache] = {}
         self._task: asyncio.Task[None] | None = None
         self._listener: asyncio.Task[None] | None = None
         self._subscription: Subscription | None = None
@@ -290,8 +305,7 @@ class LifecycleManager:
 
     def next_delay(self, project_id: str | None = None) -> float:
         """Seconds until the next full pass of a project (the soonest of all when ``None``): the poll
-        interval — ``webhook_poll_interval`` while the project's webhooks are arriving — stretched
-        when its SCM's rate budget runs low (:func:`ennio.core.pacing.poll_delay`)."""
+        interval, stretched when its SCM's rate budget runs low (:func:`ennio.core.pacing.poll_delay`)."""
         projects = [p for p in self.config.projects if project_id is None or p.pid == project_id]
         delays = [self._project_delay(p) for p in projects]
         return min(delays) if delays else self.interval
@@ -301,8 +315,14 @@ class LifecycleManager:
         last = self.deliveries.last_delivery(project_id) if self.deliveries is not None else None
         return last is not None and self.clock.now() - last <= self.webhook_window
 
+    def forge_interval(self, project_id: str) -> float:
+        """How often a full pass asks the project's SCM and tracker: every pass (``poll_interval``), or every
+        ``webhook_poll_interval`` while its webhooks arrive — deliveries then say what changed, and the
+        sessions they name are asked about at once."""
+        return self.webhook_interval if self.webhook_fed(project_id) else self.interval
+
     def _project_delay(self, project: ProjectConfig) -> float:
-        base = self.webhook_interval if self.webhook_fed(project.pid) else self.interval
+        base = self.interval
         try:
             scm = self.plugins.scm(project)
         except EnnioError:
@@ -338,9 +358,11 @@ class LifecycleManager:
             by_project.setdefault(session.project_id, []).append(session)
         report.sessions = len(sessions)
         finished: set[str] = set()
+        poked = set(session_ids or ())
         for project_id, members in by_project.items():
             project = self._project(project_id)
-            if project is not None and await self._project_pass(project, members, book, report):
+            covered = whole is None or project_id in whole
+            if project is not None and await self._project_pass(project, members, book, report, poked, covered):
                 finished.add(project_id)
         if self.reactions is not None:
             await self._guarded("escalations", self.reactions.escalate_due(book), report)
@@ -393,7 +415,13 @@ class LifecycleManager:
             return await work()
 
     async def _project_pass(
-        self, project: ProjectConfig, sessions: list[Session], book: StateBook, report: PassReport
+        self,
+        project: ProjectConfig,
+        sessions: list[Session],
+        book: StateBook,
+        report: PassReport,
+        poked: set[str] = frozenset(),  # type: ignore[assignment]
+        covered: bool = True,
     ) -> bool:
         """One project's sessions; ``True`` when one of them merged or finished."""
         sessions = [s for s in sessions if not _being_spawned(s)]
@@ -406,7 +434,7 @@ class LifecycleManager:
             )
         )
         probe_of = {s.id: p for s, p in zip(live, probes, strict=True)}
-        facts = await self._facts(project, sessions, report)
+        facts = await self._facts(project, sessions, report, poked, covered)
         results = await asyncio.gather(
             *(
                 self._guarded(
@@ -429,31 +457,79 @@ class LifecycleManager:
                 await self._guarded(project.pid, self.reactions.check_project(project, live, book), report)
         return finished or any(r is not None and r.status is S.MERGED for r in results)
 
-    async def _facts(self, project: ProjectConfig, sessions: list[Session], report: PassReport) -> _ProjectFacts:
+    async def _facts(
+        self,
+        project: ProjectConfig,
+        sessions: list[Session],
+        report: PassReport,
+        poked: set[str],
+        covered: bool,
+    ) -> _ProjectFacts:
+        """The batched SCM and tracker answers for these sessions (``covered``: all of the project's).
+
+        While the project's webhooks arrive and the last full answer is younger than ``webhook_poll_interval``,
+        only sessions that were poked (a delivery named them) or are new to the cache are asked about; the
+        others keep their cached answer — nothing changed for them, or a delivery would have said so."""
+        now = self.clock.now()
+        cache = self._forge.get(project.pid)
+        fresh = (
+            cache is not None
+            and self.webhook_fed(project.pid)
+            and (now - cache.fetched_at).total_seconds() < self.webhook_interval
+        )
+        known = cache if fresh and cache is not None else None
         scm = self.plugins.scm(project)
         snapshots: dict[str, PRSnapshot] | None = None
         heads: dict[str, str] = {}
         with_branch = [s for s in sessions if s.branch]
         if scm is not None and with_branch:
-            refs = [BranchRef(s.id, s.branch, s.pr_number) for s in with_branch if s.branch]
-            snapshots = await self._guarded(f"{project.pid} (SCM)", scm.snapshots(refs), report, project)
+            ask = [s for s in with_branch if known is None or s.id in poked or s.branch not in known.snapshots]
+            refs = [BranchRef(s.id, s.branch, s.pr_number) for s in ask if s.branch]
+            fetched = await self._guarded(f"{project.pid} (SCM)", scm.snapshots(refs), report, project) if refs else {}
+            if fetched is not None:
+                merged = {**(known.snapshots if known is not None else {}), **fetched}
+                snapshots = {s.branch: merged[s.branch] for s in with_branch if s.branch and s.branch in merged}
             heads = await self._heads(project, [s for s in with_branch if s.status is not S.MERGED])
         issue_states: dict[str, IssueState] = {}
         # the issue's state only matters while no PR is open (status rules: "issue closed with no open PR
         # → done"), so sessions whose PR the snapshots show open cost the tracker nothing
+        wanted = {
+            s.id: s.issue_id
+            for s in sessions
+            if s.issue_id and s.status is not S.MERGED and not _pr_open(snapshots, s.branch)
+        }
         keys = sorted(
-            {
-                s.issue_id
-                for s in sessions
-                if s.issue_id and s.status is not S.MERGED and not _pr_open(snapshots, s.branch)
-            }
+            {key for sid, key in wanted.items() if known is None or sid in poked or key not in known.issue_states}
         )
         tracker = self.plugins.tracker(project) if keys else None
         if tracker is not None:
             issue_states = (
                 await self._guarded(f"{project.pid} (tracker)", tracker.issue_states(keys), report, project) or {}
             )
+        if known is not None:
+            issue_states = {**{k: v for k, v in known.issue_states.items() if k in wanted.values()}, **issue_states}
+        self._remember(project.pid, now, snapshots, issue_states, refreshed=covered and known is None)
         return _ProjectFacts(snapshots, issue_states, heads)
+
+    def _remember(
+        self,
+        project_id: str,
+        now: datetime,
+        snapshots: dict[str, PRSnapshot] | None,
+        issue_states: dict[str, IssueState],
+        *,
+        refreshed: bool,
+    ) -> None:
+        """Keep the forge's answers for the webhook-fed schedule: a full answer starts a new cache; a partial one
+        (poked sessions) is merged into the current one without making it younger."""
+        if snapshots is None:
+            return
+        cache = self._forge.get(project_id)
+        if refreshed or cache is None:
+            self._forge[project_id] = _ForgeCache(now, dict(snapshots), dict(issue_states))
+        else:
+            cache.snapshots.update(snapshots)
+            cache.issue_states.update(issue_states)
 
     async def _heads(self, project: ProjectConfig, sessions: Sequence[Session]) -> dict[str, str]:
         """Session id -> local head of its branch (one git call for the repository, one per clone)."""
@@ -656,6 +732,9 @@ class LifecycleManager:
             pending.clear()
             self._publish_pr_created(session, opened, opened_by="ennio")
             snapshot = PRSnapshot(branch=opened.branch, pr=opened, ci=CIState.PENDING)
+            cache = self._forge.get(project.pid)
+            if cache is not None:  # the cached answer said "no PR": do not let it close this one again
+                cache.snapshots[opened.branch] = snapshot
             return session, snapshot
         if (
             pr is not None
