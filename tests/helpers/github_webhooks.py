@@ -18,7 +18,7 @@ from typing import Any
 from githubkit.webhooks import parse_obj
 
 from tests.helpers import fake_github_payloads as pl
-from tests.helpers.fake_github import FakeCheck, FakeGitHub, FakeIssue, FakePR, FakeRepo, FakeStatus, FakeThread
+from tests.helpers.fake_github import FakeCheck, FakeGitHub, FakeIssue, FakePR, FakeRepo, FakeStatus, FakeThread, _sha
 
 _REACTIONS = {
     "url": "",
@@ -266,7 +266,7 @@ class Payloads:
             "number": pr.number,
             "url": f"{self.urls.api}/repos/{self.repo.full_name}/pulls/{pr.number}",
             "head": {"ref": pr.head, "sha": pr.head_sha, "repo": repo},
-            "base": {"ref": pr.base, "sha": pl_sha(self.repo, pr.base), "repo": repo},
+            "base": {"ref": pr.base, "sha": _sha(f"{self.repo.full_name}:{pr.base}"), "repo": repo},
         }
 
     def _suite(self, sid: int, sha: str, pr: FakePR | None, app: dict[str, Any]) -> dict[str, Any]:
@@ -285,7 +285,3 @@ class Payloads:
             "created_at": "2026-01-01T00:00:00Z",
             "updated_at": "2026-01-01T00:00:00Z",
         }
-
-
-def pl_sha(repo: FakeRepo, ref: str) -> str:
-    return hashlib.sha1(f"{repo.full_name}:{ref}".encode()).hexdigest()  # noqa: S324 - a made-up commit id

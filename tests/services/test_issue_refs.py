@@ -51,7 +51,9 @@ def test_github_refs_fit_a_github_tracker() -> None:
     ghe = project(tracker={"provider": "github", "repo": "acme/widgets", "base_url": "https://ghe.example.com/api/v3"})
     url = "https://ghe.example.com/acme/widgets/issues/7"
     assert check_ref_fits(parse_issue_ref(url), ghe, url) == "7"
-    with pytest.raises(InvalidInput, match=r"is on github\.com, but project 'app' uses the GitHub at ghe\.example\.com"):
+    with pytest.raises(
+        InvalidInput, match=r"is on github\.com, but project 'app' uses the GitHub at ghe\.example\.com"
+    ):
         check_ref_fits(
             parse_issue_ref("https://github.com/acme/widgets/issues/7"), ghe, "https://github.com/acme/widgets/issues/7"
         )
