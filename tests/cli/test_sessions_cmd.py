@@ -51,7 +51,7 @@ def test_status_before_anything_happened(ennio: EnnioRunner, data_dir: Path) -> 
     result = ennio("status")
     assert result.code == 0
     assert result.stdout == "no sessions running (`ennio status --all` shows finished ones)\n"
-    assert ennio("status", "--json").json() == {"sessions": [], "counts": {}}
+    assert ennio("status", "--json").json() == {"sessions": [], "counts": {}, "queued": []}
     assert ennio("session", "list", "--json").json() == []
     assert not (data_dir / "ennio.db").exists()  # reading never creates the database
 

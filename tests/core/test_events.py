@@ -30,6 +30,7 @@ EXPECTED_TYPES = {
     "reaction.triggered", "reaction.escalated", "summary.all_complete",
     "budget.warning", "budget.exceeded",
     "node.connected", "node.disconnected", "node.launched", "node.health",
+    "spawn.queued", "spawn.cancelled", "spawn.failed", "provider.error",
 }  # fmt: skip
 
 

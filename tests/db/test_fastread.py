@@ -149,3 +149,14 @@ def test_fastread_does_not_import_sqlalchemy() -> None:
     code = "import sys, ennio.db.fastread; print(any(m.startswith('sqlalchemy') for m in sys.modules))"
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
     assert result.stdout.strip() == "False", result.stderr
+
+
+async def test_list_queue_matches_the_repository(filled: Database, reader: FastReader) -> None:
+    from ennio.db.records import QueueStatus
+
+    first = await filled.queue.add("app", issue_id="7", issue_ref="#7", blockers=["3", "ü"], request={"prompt": "x"})
+    await filled.queue.add("web", issue_id="ENG-1", issue_ref="ENG-1", blockers=[], request={"branch": None})
+    await filled.queue.claim(first.id)
+    for filters in ({}, {"project_id": "web"}, {"statuses": [QueueStatus.SPAWNING]}, {"statuses": []}):
+        assert reader.list_queue(**filters) == await filled.queue.list(**filters)  # type: ignore[arg-type]
+    assert len(reader.list_queue()) == 2

@@ -95,3 +95,68 @@ async def test_several_processes_opening_an_empty_database_migrate_it_once(db_ur
             assert await conn.run_sync(_schema_diff) == []
     finally:
         await db.close()
+
+
+def _upgrade_to(conn: Connection, revision: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    from ennio.db.migrate import MIGRATIONS_DIR
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = conn
+    command.upgrade(config, revision)
+
+
+async def test_upgrading_a_database_with_data_from_the_first_revision_keeps_everything(
+    db_url: str | None, data_dir: Path
+) -> None:
+    from ennio.db.engine import make_engine
+    from ennio.db.urls import resolve_url
+
+    engine = make_engine(resolve_url(db_url, data_dir))
+    rows = {
+        "projects": "INSERT INTO projects (id, name, next_session_number, created_at, updated_at) "
+        "VALUES ('app', 'App', 3, :t, :t)",
+        "sessions": "INSERT INTO sessions (id, project_id, status, agent, runtime, workspace, branch, issue_id, "
+        "pr_number, role, metadata, created_at, updated_at) VALUES ('app-2', 'app', 'pr_open', 'codex', 'tmux', "
+        "'worktree', 'feat/2-x', '2', 5, 'worker', :meta, :t, :t)",
+        "session_status_history": "INSERT INTO session_status_history (session_id, from_status, to_status, reason, at) "
+        "VALUES ('app-2', 'working', 'pr_open', 'PR #5 opened', :t)",
+        "events": "INSERT INTO events (event_id, type, priority, project_id, session_id, occurred_at, message, data) "
+        "VALUES ('0190a1b2c3d4e5f6a7b8c9d0e1f2a3b4', 'pr.created', 'info', 'app', 'app-2', :t, 'PR #5', :meta)",
+        "reaction_state": "INSERT INTO reaction_state (scope_kind, scope_id, reaction, attempts, escalated, data, "
+        "updated_at) VALUES ('session', 'app-2', 'ci-failed', 2, false, :meta, :t)",
+        "plugin_store": "INSERT INTO plugin_store (namespace, key, value, updated_at) VALUES ('scm', 'pr/5', :meta, :t)",
+    }
+    from datetime import UTC, datetime
+
+    when: object = "2026-01-02 03:04:05.000000" if db_url is None else datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(_upgrade_to, "0001_initial")
+            for sql in rows.values():
+                await conn.execute(text(sql), {"t": when, "meta": '{"k": [1, "ü"]}'})
+    finally:
+        await engine.dispose()
+
+    db = await open_database(db_url, data_dir)
+    try:
+        async with db.engine.connect() as conn:
+            assert await stored_revision(conn) == HEAD_REVISION
+            assert await conn.run_sync(_schema_diff) == []
+            for table in rows:
+                assert await conn.scalar(text(f"SELECT count(*) FROM {table}")) == 1, table
+        session = await db.sessions.get("app-2")
+        assert (session.status, session.pr_number, session.metadata) == ("pr_open", 5, {"k": [1, "ü"]})
+        assert [h.reason for h in await db.sessions.history("app-2")] == ["PR #5 opened"]
+        assert (await db.projects.get("app")).next_session_number == 3
+        assert [s.event.message for s in await db.events.query()] == ["PR #5"]
+        assert await db.store.get("scm", "pr/5") == {"k": [1, "ü"]}
+        # and the new tables work
+        queued = await db.queue.add("app", issue_id="9", issue_ref="#9", blockers=["2"], request={})
+        assert [q.id for q in await db.queue.list()] == [queued.id]
+        assert await db.deliveries.record("github", "abc") is True
+    finally:
+        await db.close()

@@ -17,12 +17,14 @@ import itertools
 import json
 import re
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
@@ -199,6 +201,8 @@ class FakeRepo:
     reviews_required: set[str] = field(default_factory=set)
     milestones: dict[int, str] = field(default_factory=dict)
     next_number: int = 1
+    #: a real (bare) git repository behind this one: PR heads are its branch heads (see ``link_git``)
+    git_dir: Path | None = None
 
     @property
     def full_name(self) -> str:
@@ -305,6 +309,42 @@ class FakeGitHub:
 
     def repo(self, full_name: str) -> FakeRepo:
         return self.repos[full_name.lower()]
+
+    def link_git(self, full_name: str, git_dir: Path) -> None:
+        """Back ``full_name`` with a real git repository (the bare remote Ennio pushes to): a new PR's head is
+        its branch's head there (GitHub refuses a PR for a branch that was not pushed), and an open PR's head
+        follows every push, as on GitHub."""
+        with self.lock:
+            self.repo(full_name).git_dir = git_dir
+
+    def git_heads(self, repo: FakeRepo) -> dict[str, str]:
+        if repo.git_dir is None:
+            return {}
+        out = subprocess.run(
+            [
+                "git",
+                "--git-dir",
+                str(repo.git_dir),
+                "for-each-ref",
+                "--format=%(refname:short) %(objectname)",
+                "refs/heads",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        return dict(line.split(" ", 1) for line in out.splitlines() if " " in line)
+
+    def _sync_git(self) -> None:
+        for repo in self.repos.values():
+            if repo.git_dir is None:
+                continue
+            heads = self.git_heads(repo)
+            for pr in repo.prs.values():
+                sha = heads.get(pr.head)
+                if pr.state == "open" and sha is not None and sha != pr.head_sha:
+                    pr.head_sha = sha
+                    pr.touch(self.now())
 
     def bucket(self, token: str, resource: str) -> Bucket:
         key = (token, resource)
@@ -601,8 +641,12 @@ class FakeGitHub:
             return log(
                 _json(401, {"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"}), False
             )
-        bucket = self.bucket(token, resource)
+        self._sync_git()
         scope_headers = _scope_headers(account)
+        if path == "/rate_limit" and method == "GET":
+            # GitHub answers this even with the budget spent, and does not count it
+            return log(_json(200, self._rate_limit(token), scope_headers), False)
+        bucket = self.bucket(token, resource)
         if bucket.remaining <= 0:
             headers = {**_rate_headers(bucket, resource), **scope_headers}
             message = f"API rate limit exceeded for user ID {self.users[account.login].id}."
@@ -635,6 +679,18 @@ class FakeGitHub:
         if isinstance(payload, str):
             return log(Response(payload, status_code=status, headers=headers, media_type="text/plain"), True)
         return log(_json(status, payload, headers), True)
+
+    def _rate_limit(self, token: str) -> dict[str, Any]:
+        resources = {}
+        for resource in ("core", "graphql", "search"):
+            bucket = self.bucket(token, resource)
+            resources[resource] = {
+                "limit": bucket.limit,
+                "remaining": bucket.remaining,
+                "reset": int(bucket.reset_at.timestamp()),
+                "used": bucket.limit - bucket.remaining,
+            }
+        return pl.checked(gm.RateLimitOverview, {"resources": resources, "rate": resources["core"]})
 
     def _installation_token(self, request: Request, installation_id: int) -> Response:
         raw = _token_of(request.headers.get("authorization", "")) or ""
@@ -800,6 +856,18 @@ class FakeGitHub:
                 },
                 {},
             )
+        sha: str | None = None
+        if repo.git_dir is not None:
+            sha = self.git_heads(repo).get(head)
+            if sha is None:
+                return (
+                    422,
+                    {
+                        "message": "Validation Failed",
+                        "errors": [{"resource": "PullRequest", "field": "head", "code": "invalid"}],
+                    },
+                    {},
+                )
         pr = self.open_pr(
             repo.full_name,
             head,
@@ -807,6 +875,7 @@ class FakeGitHub:
             title=data["title"],
             body=data.get("body") or "",
             draft=bool(data.get("draft")),
+            sha=sha,
         )
         return 201, self._pr_full(urls, repo, pr), {}
 

@@ -200,3 +200,36 @@ async def test_listening_off_loopback_needs_a_token(tmux_socket: str, data_dir: 
     with pytest.raises(DaemonError, match="without an API token"):
         async with running_daemon(config):
             pass
+
+
+async def test_integers_past_what_the_database_stores_are_bad_input(client: httpx.AsyncClient) -> None:
+    # schemathesis once got a 500 here: SQLite's driver raised OverflowError on a 20-digit integer
+    huge = "9" * 20
+    for params in ({"after": huge}, {"after": str(2**63)}):
+        answer = await client.get("/api/v1/events", params=params)
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["error"] == "invalid_input" and "after" in answer.json()["message"]
+    assert (await client.get("/api/v1/events", params={"after": str(2**63 - 1)})).json() == []
+    stream = await client.get("/api/v1/events/stream", params={"limit": huge})
+    assert stream.status_code == 400
+
+
+async def test_webhooks_without_a_configured_secret_are_refused(client: httpx.AsyncClient) -> None:
+    body = json.dumps({"zen": "z"}).encode()
+    github = await client.post("/webhooks/github", content=body, headers={"X-GitHub-Event": "ping"})
+    assert github.status_code == 401
+    assert github.json()["message"] == "no GitHub webhook secret is configured, so no delivery can be verified"
+    assert "scm.webhook_secret" in github.json()["hint"]
+    linear = await client.post("/webhooks/linear", content=body, headers={"Linear-Signature": "00"})
+    assert linear.status_code == 401 and "tracker.webhook_secret" in linear.json()["hint"]
+
+
+async def test_webhooks_need_no_api_token_but_poke_does(tmux_socket: str, data_dir: Path, repo: Path) -> None:
+    config = on_free_port(make_config(data_dir, repo), api_token="s3cret-token")
+    async with running_daemon(config) as state, httpx.AsyncClient(base_url=state.url) as http:
+        assert (await http.post("/api/v1/poke")).status_code == 401
+        # refused for its missing signature, not for the missing bearer token
+        hook = await http.post("/webhooks/github", content=b"{}", headers={"X-GitHub-Event": "ping"})
+        assert hook.status_code == 401 and "webhook secret" in hook.json()["message"]
+        poked = await http.post("/api/v1/poke", headers={"Authorization": "Bearer s3cret-token"})
+        assert poked.status_code == 202 and poked.json() == {"sessions": [], "all": True}

@@ -29,13 +29,15 @@ SKIPPED = {"/api/v1/events/stream"}  # endless by design
 SESSION = {"session_id": "app-1"}
 EXAMPLES: dict[str, list[dict[str, Any]]] = {
     "POST /api/v1/sessions": [{"body": {"project": "app", "prompt": "Fix the login bug"}}],
-    "POST /api/v1/sessions/batch": [{"body": {"project": "app", "issues": ["1", "2"]}}],
     "GET /api/v1/sessions/{session_id}": [{"path_parameters": SESSION}],
     "POST /api/v1/sessions/{session_id}/send": [{"path_parameters": SESSION, "body": {"text": "/quit"}}],
     "POST /api/v1/sessions/{session_id}/kill": [{"path_parameters": SESSION, "body": {"workspace": True}}],
     "POST /api/v1/sessions/{session_id}/restore": [{"path_parameters": SESSION}],
     "POST /api/v1/cleanup": [{"body": {"project": "app", "dry_run": True}}],
-    "GET /api/v1/events": [{"query": {"session": "app-1", "limit": 5}}],
+    "GET /api/v1/events": [{"query": {"session": "app-1", "limit": 5}}, {"query": {"after": 2**63 - 1}}],
+    "POST /api/v1/poke": [{"body": {"sessions": ["app-1"]}}, {"body": {"project": "app"}}],
+    "GET /api/v1/queue": [{"query": {"all": True}}],
+    "POST /api/v1/sessions/batch": [{"body": {"project": "app", "issues": ["1", "2"]}}],
 }
 
 

@@ -1,4 +1,4 @@
-"""``ennio session info|kill|restore|cleanup`` (added to the ``session`` group next to ``list``)."""
+"""``ennio session info|kill|restore|cleanup|cancel`` (added to the ``session`` group next to ``list``)."""
 
 from __future__ import annotations
 
@@ -119,3 +119,19 @@ def cleanup(
         out.print(f"skipped {item.session_id}: {item.reason}", markup=False)
     if not report.cleaned and not report.skipped:
         out.print("no sessions to clean up", markup=False)
+
+
+@app.command("cancel")
+def cancel(
+    queued: Annotated[str, typer.Argument(help="Queued spawn id, like q3 (see `ennio status`).", show_default=False)],
+    as_json: JsonFlag = False,
+) -> None:
+    """Cancel a spawn queued with --when-unblocked that is still waiting."""
+    from ennio.cli._services import run_with_services
+    from ennio.cli.output import console, print_json
+
+    cancelled = run_with_services(lambda s: s.sessions.cancel_queued(queued))
+    if as_json:
+        print_json(cancelled.to_dict())
+        return
+    console().print(f"cancelled {cancelled.qid} (issue {cancelled.issue_ref})", markup=False)

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from ennio.core.session import Session
+    from ennio.db.records import QueuedSpawn
 
 app = typer.Typer(help="Agent sessions.")
 
@@ -32,19 +33,28 @@ def status(
     from ennio.cli.output import print_json
     from ennio.core.session import ACTIVE_STATUSES
 
-    sessions = _read(None, None if show_all else ACTIVE_STATUSES)
+    sessions, queued = _read(None, None if show_all else ACTIVE_STATUSES, open_queue=not show_all)
     counts: dict[str, int] = {}
     for session in sessions:
         counts[str(session.status)] = counts.get(str(session.status), 0) + 1
     if as_json:
-        print_json({"sessions": [s.model_dump(mode="json") for s in sessions], "counts": counts})
+        print_json(
+            {
+                "sessions": [s.model_dump(mode="json") for s in sessions],
+                "counts": counts,
+                "queued": [q.to_dict() for q in queued],
+            }
+        )
         return
-    if not sessions:
+    if not sessions and not queued:
         typer.echo("no sessions" if show_all else "no sessions running (`ennio status --all` shows finished ones)")
         return
-    _print_table(sessions, with_project=True)
-    summary = ", ".join(f"{n} {name}" for name, n in sorted(counts.items(), key=lambda item: (-item[1], item[0])))
-    typer.echo(f"{len(sessions)} session{'s' if len(sessions) != 1 else ''}: {summary}")
+    if sessions:
+        _print_table(sessions, with_project=True)
+        summary = ", ".join(f"{n} {name}" for name, n in sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+        typer.echo(f"{len(sessions)} session{'s' if len(sessions) != 1 else ''}: {summary}")
+    if queued:
+        _print_queue(queued, with_project=True)
 
 
 @app.command("list")
@@ -58,23 +68,53 @@ def list_sessions(
 
     if project is not None:
         validate_id(project, "project id")
-    sessions = _read(project, None)
+    sessions, queued = _read(project, None, open_queue=True)
     sessions.reverse()
     if as_json:
         print_json([s.model_dump(mode="json") for s in sessions])
         return
-    if not sessions:
+    if not sessions and not queued:
         typer.echo(f"no sessions{f' in project {project!r}' if project else ''}")
         return
-    _print_table(sessions, with_project=project is None)
+    if sessions:
+        _print_table(sessions, with_project=project is None)
+    if queued:
+        _print_queue(queued, with_project=project is None)
 
 
-def _read(project: str | None, statuses: object) -> list[Session]:
+def _read(project: str | None, statuses: object, *, open_queue: bool) -> tuple[list[Session], list[QueuedSpawn]]:
     from ennio.services.config_loader import load_storage_settings
     from ennio.services.readers import Reader
 
     with Reader(load_storage_settings(state.config_path)) as reader:
-        return reader.sessions(project_id=project, statuses=statuses)  # type: ignore[arg-type]
+        sessions = reader.sessions(project_id=project, statuses=statuses)  # type: ignore[arg-type]
+        return sessions, reader.queued(project, open_only=open_queue)
+
+
+def _print_queue(queued: list[QueuedSpawn], *, with_project: bool) -> None:
+    """Queued spawns (``ennio spawn --when-unblocked``): what each waits for, or what became of it."""
+    from ennio.cli.output import print_table
+
+    def shown(key: str) -> str:
+        return f"#{key}" if key.isdigit() else key
+
+    headers = ["QUEUED", *(["PROJECT"] if with_project else []), "ISSUE", "STATUS", "WAITING FOR", "SINCE"]
+    rows = [
+        [
+            q.qid,
+            *([q.project_id] if with_project else []),
+            shown(q.issue_id),
+            str(q.status) + (f" → {q.session_id}" if q.session_id else ""),
+            ", ".join(shown(b) for b in q.blockers) if q.status == "waiting" else (q.reason or "-"),
+            _ago(q.created_at),
+        ]
+        for q in queued
+    ]
+    typer.echo("")
+    print_table(headers, rows, shrink="WAITING FOR")
+    typer.echo(
+        f"{len(queued)} queued spawn{'s' if len(queued) != 1 else ''} (cancel one with `ennio session cancel QID`)"
+    )
 
 
 def _print_table(sessions: list[Session], *, with_project: bool) -> None:

@@ -24,15 +24,23 @@ def spawn(
     agent: AgentOpt = None,
     runtime: RuntimeOpt = None,
     reuse_branch: Annotated[bool, typer.Option("--reuse-branch", help="Work on the branch even if it exists.")] = False,
+    when_unblocked: Annotated[
+        bool,
+        typer.Option(
+            "--when-unblocked",
+            help="If the issue is blocked by unfinished issues, queue the spawn until they are closed or merged.",
+        ),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Start an agent in its own worktree and terminal, on an issue or a prompt."""
     from ennio.cli._services import progress_shown, run_with_services
     from ennio.cli.output import console, print_json
+    from ennio.core.session import Session
 
     with progress_shown(f"spawning a session in {project}") as step:
-        session = run_with_services(
-            lambda s: s.sessions.spawn(
+        made = run_with_services(
+            lambda s: (s.sessions.spawn_or_queue if when_unblocked else s.sessions.spawn)(
                 project,
                 issue=issue,
                 prompt=prompt,
@@ -43,6 +51,18 @@ def spawn(
                 progress=step,
             )
         )
+    if not isinstance(made, Session):
+        if as_json:
+            print_json(made.to_dict())
+            return
+        waits = ", ".join(f"#{b}" if b.isdigit() else b for b in made.blockers)
+        console().print(
+            f"queued {made.qid}: issue {issue} waits for {waits}; the daemon spawns it once they are closed "
+            f"or their PRs merge\ncancel with `ennio session cancel {made.qid}`",
+            markup=False,
+        )
+        return
+    session = made
     if as_json:
         print_json(session.model_dump(mode="json"))
         return

@@ -121,6 +121,17 @@ class LifecycleConfig(StrictModel):
         timedelta(seconds=60), description="Longest one session's reconcile may take before it is abandoned."
     )
     concurrency: PositiveInt = Field(8, description="Sessions reconciled at once.")
+    webhook_poll_interval: Duration = Field(
+        timedelta(minutes=5),
+        description=(
+            "While a project's webhooks arrive, how often its SCM and tracker are asked about every session "
+            "(deliveries reconcile the sessions they name at once; agents are still watched every poll_interval)."
+        ),
+    )
+    webhook_window: Duration = Field(
+        timedelta(hours=1),
+        description="A project counts as fed by webhooks while its last verified delivery is younger than this.",
+    )
 
 
 class DefaultsConfig(StrictModel):

@@ -62,6 +62,11 @@ class EventType(StrEnum):
     NODE_DISCONNECTED = "node.disconnected"
     NODE_LAUNCHED = "node.launched"
     NODE_HEALTH = "node.health"
+    SPAWN_QUEUED = "spawn.queued"
+    SPAWN_CANCELLED = "spawn.cancelled"
+    SPAWN_FAILED = "spawn.failed"
+    #: a tracker or SCM refuses Ennio's credentials (or another failure that needs a person)
+    PROVIDER_ERROR = "provider.error"
 
 
 E = EventType
@@ -101,6 +106,10 @@ DEFAULT_PRIORITY: dict[EventType, Priority] = {
     E.NODE_DISCONNECTED: P.URGENT,
     E.NODE_LAUNCHED: P.INFO,
     E.NODE_HEALTH: P.INFO,
+    E.SPAWN_QUEUED: P.INFO,
+    E.SPAWN_CANCELLED: P.INFO,
+    E.SPAWN_FAILED: P.URGENT,
+    E.PROVIDER_ERROR: P.URGENT,
 }
 
 _last_ms = 0

@@ -550,6 +550,25 @@ class SCM(Protocol):
 
 
 @runtime_checkable
+class ReadyMarker(Protocol):
+    """An SCM that opens PRs as drafts and can mark them ready for review (``draft_until_green``).
+
+    Optional: the lifecycle marks a draft PR ready once its CI passes when the SCM implements it."""
+
+    async def mark_ready(self, pr: PullRequest) -> None: ...
+
+
+@runtime_checkable
+class BudgetProbe(Protocol):
+    """A metered provider that can read its remaining API budget without spending it (``ennio doctor``).
+
+    Optional. The probe also proves the credentials work and the repository exists: it raises
+    ``AuthError`` or ``NotFound`` with what to fix."""
+
+    async def probe_budget(self) -> list[RateBudget]: ...
+
+
+@runtime_checkable
 class ReviewableSCM(SCM, Protocol):
     """An SCM whose pull requests and reviews Ennio keeps itself (``local``).
 

@@ -12,10 +12,12 @@ from ennio.core.clock import Clock, SystemClock
 from ennio.core.errors import StorageError
 from ennio.db.engine import Access, make_engine
 from ennio.db.migrate import ensure_schema
+from ennio.db.repos.deliveries import DeliveryRepository
 from ennio.db.repos.events import EventRepository
 from ennio.db.repos.projects import ProjectRepository
 from ennio.db.repos.reactions import ReactionRepository
 from ennio.db.repos.sessions import SessionRepository
+from ennio.db.repos.spawn_queue import SpawnQueueRepository
 from ennio.db.repos.store import PluginStoreRepository
 from ennio.db.urls import DatabaseUrl, resolve_url
 
@@ -33,6 +35,8 @@ class Database:
         self.events = EventRepository(access, clock)
         self.reactions = ReactionRepository(access, clock)
         self.store = PluginStoreRepository(access, clock)
+        self.queue = SpawnQueueRepository(access, clock)
+        self.deliveries = DeliveryRepository(access, clock)
 
     @property
     def dialect(self) -> str:

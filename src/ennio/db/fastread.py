@@ -31,13 +31,27 @@ from ennio.db.codec import (
     priorities_at_least,
     session_from_values,
 )
-from ennio.db.records import StoredEvent
+from ennio.db.records import QueuedSpawn, QueueStatus, StoredEvent, queued_from_values
 from ennio.db.revision import HEAD_REVISION, VERSION_TABLE
 from ennio.db.urls import resolve_url
 
 # Built from constant column names only; every value goes in as a "?" parameter.
 _SESSION_SELECT = "SELECT " + ", ".join(f'"{c}"' for c in SESSION_COLUMNS) + " FROM sessions"  # noqa: S608
 _EVENT_SELECT = "SELECT " + ", ".join(EVENT_COLUMNS) + " FROM events"  # noqa: S608
+_QUEUE_COLUMNS = (
+    "id",
+    "project_id",
+    "issue_id",
+    "issue_ref",
+    "blockers",
+    "request",
+    "status",
+    "reason",
+    "session_id",
+    "created_at",
+    "updated_at",
+)
+_QUEUE_SELECT = "SELECT " + ", ".join(_QUEUE_COLUMNS) + " FROM spawn_queue"  # noqa: S608
 _JSON_INDEXES = [i for i, c in enumerate(SESSION_COLUMNS) if c in SESSION_JSON_COLUMNS]
 _TIME_INDEXES = [i for i, c in enumerate(SESSION_COLUMNS) if c in SESSION_TIME_COLUMNS]
 
@@ -155,6 +169,29 @@ class FastReader:
             )
             if stored is not None:
                 result.append(stored)
+        return result
+
+    def list_queue(
+        self, project_id: str | None = None, statuses: Iterable[QueueStatus | str] | None = None
+    ) -> list[QueuedSpawn]:
+        """Same as ``Database.queue.list``."""
+        clauses: list[str] = []
+        params: list[object] = []
+        if project_id is not None:
+            clauses.append("project_id = ?")
+            params.append(project_id)
+        if statuses is not None:
+            values = [QueueStatus(s).value for s in statuses]
+            clauses.append(_in("status", values))
+            params.extend(values)
+        result = []
+        for row in self._fetch(_QUEUE_SELECT + _where(clauses) + " ORDER BY id", params):
+            values_row = dict(zip(_QUEUE_COLUMNS, row, strict=True))
+            for name in ("blockers", "request"):
+                values_row[name] = from_sqlite_json(values_row[name])
+            for name in ("created_at", "updated_at"):
+                values_row[name] = from_sqlite_time(values_row[name])
+            result.append(queued_from_values(values_row))
         return result
 
     def last_seq(self) -> int:

@@ -7,7 +7,7 @@ this constant equals the head of ``ennio/db/migrations/versions``; bump it with 
 
 from __future__ import annotations
 
-HEAD_REVISION = "0001_initial"
+HEAD_REVISION = "0002_spawn_queue_webhooks"
 
 #: Table alembic keeps the applied revision in.
 VERSION_TABLE = "alembic_version"

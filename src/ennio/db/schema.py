@@ -171,3 +171,32 @@ plugin_store = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     PrimaryKeyConstraint("namespace", "key"),
 )
+
+spawn_queue = Table(
+    "spawn_queue",
+    metadata,
+    Column("id", _seq(), primary_key=True, autoincrement=True),
+    _id("project_id", ForeignKey("projects.id"), nullable=False),
+    Column("issue_id", String(255), nullable=False),
+    Column("issue_ref", Text, nullable=False),
+    Column("blockers", json_type(), nullable=False),
+    Column("request", json_type(), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("reason", Text),
+    _id("session_id"),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index(None, "status", "id"),
+    Index(None, "project_id", "status"),
+    sqlite_autoincrement=True,
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("provider", String(16), nullable=False),
+    Column("delivery_id", String(100), nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("provider", "delivery_id"),
+    Index(None, "received_at"),
+)

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from pydantic import SecretStr
 
     from ennio.core.config import EnnioConfig
+    from ennio.core.plugins import RateBudget
     from ennio.services.registry import PluginRegistry
 
 Status = Literal["ok", "warn", "fail"]
@@ -138,6 +139,70 @@ def _token_checks(config: EnnioConfig) -> list[CheckResult]:
             else:
                 results.append(CheckResult(name, "ok", "present"))
     return results
+
+
+async def _budget_checks(config: EnnioConfig, registry: PluginRegistry, skip: set[str]) -> list[CheckResult]:
+    """For each project on a metered forge (GitHub): its remaining API budget, read without spending it, or a
+    clear failure for a bad token or a repository that does not exist."""
+    from ennio.core.clock import SystemClock
+    from ennio.core.plugins import BudgetProbe, PluginContext, Slot
+    from ennio.services.paths import data_dir
+
+    ctx = PluginContext(data_dir=data_dir(config), clock=SystemClock())
+    results = []
+    for project in config.projects:
+        if project.pid in skip:
+            continue  # its missing token is already reported
+        for slot, settings in ((Slot.SCM, project.scm), (Slot.TRACKER, project.tracker)):
+            if settings is None or settings.provider == "local":
+                continue
+            name = f"{project.pid} {settings.provider} budget"
+            try:
+                plugin = registry.get(slot, settings.provider)(project, ctx)
+            except EnnioError as exc:
+                results.append(CheckResult(name, "fail", exc.message, exc.hint))
+                break
+            try:
+                if not isinstance(plugin, BudgetProbe):
+                    continue
+                try:
+                    budgets = await asyncio.wait_for(plugin.probe_budget(), 30)
+                except TimeoutError:
+                    results.append(CheckResult(name, "fail", "no answer within 30 s", "check the network and base_url"))
+                except EnnioError as exc:
+                    results.append(CheckResult(name, "fail", exc.message, exc.hint))
+                else:
+                    results.append(_budget_result(name, budgets))
+                break  # one probe per project: its tracker uses the same forge and token
+            finally:
+                close = getattr(plugin, "close", None)
+                if close is not None:
+                    await close()
+    return results
+
+
+def _budget_result(name: str, budgets: list[RateBudget]) -> CheckResult:
+    from datetime import UTC, datetime
+
+    if not budgets:
+        return CheckResult(name, "ok", "credentials work (the forge reports no budget)")
+    now = datetime.now(UTC)
+    parts = []
+    low = []
+    for b in budgets:
+        resets = f", resets in {max(0, int((b.reset_at - now).total_seconds() // 60))} min" if b.reset_at else ""
+        parts.append(f"{b.resource} {b.remaining:,}/{b.limit:,} left{resets}")
+        if b.remaining <= b.reserve:
+            low.append(b.resource)
+    detail = "; ".join(parts)
+    if low:
+        return CheckResult(
+            name,
+            "warn",
+            detail,
+            f"{' and '.join(low)} at or below rate_limit_reserve: polling pauses until the reset",
+        )
+    return CheckResult(name, "ok", detail)
 
 
 async def check_nats(url: str, timeout: float = 3.0) -> CheckResult:
@@ -263,7 +328,9 @@ async def run_checks(config_path: Path | None, registry: PluginRegistry) -> list
         await check_program("tmux", "tmux", "install tmux (Debian: apt-get install tmux)", required=uses_tmux)
     )
     results += _agent_checks(config, registry)
-    results += _token_checks(config)
+    tokens = _token_checks(config)
+    results += tokens
+    results += await _budget_checks(config, registry, skip={r.name.split()[0] for r in tokens if r.status == "fail"})
     results.append(await check_database(config))
     if config.nats_url is not None:
         results.append(await check_nats(config.nats_url.get_secret_value()))

@@ -5,17 +5,21 @@ Each pass, per project (see :meth:`LifecycleManager.run_once`):
 1. runtime liveness and the agent's activity for each session (``runtime.alive``/``output`` and
    ``agent.detect_activity``), concurrently, at most ``lifecycle.concurrency`` at once;
 2. the local heads of the session branches (one ``git for-each-ref`` per repository);
-3. ONE ``scm.snapshots`` call for all the project's sessions, and ONE ``tracker.issue_states``;
+3. ONE ``scm.snapshots`` call for all the project's sessions, and ONE ``tracker.issue_states`` for those
+   whose PR is not open — while the project's webhooks arrive, only for the sessions a delivery named,
+   the rest reusing the last answers until they are ``webhook_poll_interval`` old;
 4. per session: record activity changes, adopt or open the PR (push + ``open_pr`` once the agent
    has commits ahead of the base and is not active), push new commits, apply the status rules
    (:mod:`ennio.services.status_rules`), persist each transition with its reason, emit the events,
    clean up merged sessions (→ ``done``), and let the :class:`ReactionEngine` react;
-5. escalations whose deadline passed, and ``all-complete`` for projects that finished.
+5. escalations whose deadline passed, ``all-complete`` for projects that finished, and the spawn queue.
 
 A session's failure (an exception, or taking longer than ``lifecycle.session_timeout``) is logged
 and reported in the :class:`PassReport`; the pass and the other sessions go on. The loop runs every
 ``lifecycle.poll_interval`` — slower when an SCM's rate budget runs low (:mod:`ennio.core.pacing`)
-— and at once after :meth:`LifecycleManager.poke` (new sessions, API and webhook pokes). Time comes
+— and at once after :meth:`LifecycleManager.poke` (new sessions, API and webhook pokes). An
+``AuthError`` from a tracker or SCM becomes the status reason of the project's sessions and one
+``provider.error`` event until a pass goes by without it. Time comes
 from the injected clock, so tests drive passes with :meth:`run_once` and a manual clock.
 
 Database cost of a pass where nothing changed: one query for the sessions, one for the reaction
@@ -31,14 +35,14 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from ennio.core.clock import Clock
 from ennio.core.config import EnnioConfig, ProjectConfig
-from ennio.core.errors import EnnioError
+from ennio.core.errors import AuthError, EnnioError
 from ennio.core.events import Event, EventFilter, EventType
 from ennio.core.pacing import poll_delay
 from ennio.core.plugins import (
@@ -52,6 +56,7 @@ from ennio.core.plugins import (
     PRSnapshot,
     PRState,
     PullRequest,
+    ReadyMarker,
     ReviewDecision,
     Runtime,
     RuntimeHandle,
@@ -80,6 +85,9 @@ SCREEN_LINES = 60
 #: A reading's ``last_activity_at`` is written back only when it moved by more than this
 #: (so an agent that is busy all the time does not cost a write per pass).
 ACTIVITY_WRITE_GRANULARITY = timedelta(seconds=60)
+#: Session metadata: the credential problem shown as its status reason, and the reason it replaced.
+META_PROBLEM = "provider_problem"
+META_REASON_BEFORE = "reason_before_problem"
 #: Events that make the loop look at a session at once.
 _POKE_EVENTS = frozenset({EventType.SESSION_SPAWNED, EventType.SESSION_RESTORED})
 
@@ -88,6 +96,11 @@ def _being_spawned(session: Session) -> bool:
     """A spawn in progress (no runtime yet, or the spawner's mark still on it): the spawner moves it on,
     and an interrupted one is the re-adoption's to settle."""
     return session.status is S.SPAWNING and (session.runtime_handle is None or META_SPAWNER in session.metadata)
+
+
+def _pr_open(snapshots: dict[str, PRSnapshot] | None, branch: str | None) -> bool:
+    found = snapshots.get(branch) if snapshots is not None and branch else None
+    return found is not None and found.pr is not None and found.pr.state is PRState.OPEN
 
 
 class PluginSource(Protocol):
@@ -115,6 +128,18 @@ class EventSource(Protocol):
     def subscribe(self, event_filter: EventFilter | None = None, maxsize: int = 1000) -> Subscription: ...
 
 
+class DeliveryLog(Protocol):
+    """When each project's last verified webhook delivery arrived (the daemon's ``ReconcileHub``)."""
+
+    def last_delivery(self, project_id: str) -> datetime | None: ...
+
+
+class QueueRunner(Protocol):
+    """Queued spawns to release once their blockers are finished (the SessionManager's ``SpawnQueue``)."""
+
+    async def process(self, project_ids: Iterable[str] | None = None) -> Sequence[object]: ...
+
+
 @dataclass(slots=True)
 class PassReport:
     """What one pass did (for logs, tests and the benchmark)."""
@@ -124,6 +149,8 @@ class PassReport:
     opened_prs: int = 0
     pushes: int = 0
     errors: dict[str, str] = field(default_factory=dict)
+    #: project id -> a credential problem (``AuthError``) its tracker or SCM reported this pass
+    problems: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
 
 
@@ -138,6 +165,15 @@ class _Screen:
     """A screen read in a batch: its text, or ``None`` when the agent is gone."""
 
     text: str | None
+
+
+@dataclass(slots=True)
+class _ForgeCache:
+    """The last answers of a project's SCM (by branch) and tracker (by issue key), and when they were complete."""
+
+    fetched_at: datetime
+    snapshots: dict[str, PRSnapshot]
+    issue_states: dict[str, IssueState]
 
 
 @dataclass(slots=True)
@@ -160,6 +196,8 @@ class LifecycleManager:
         clock: Clock,
         reactions: ReactionEngine | None = None,
         cleaner: SessionCleaner | None = None,
+        deliveries: DeliveryLog | None = None,
+        queue: QueueRunner | None = None,
     ) -> None:
         self.config = config
         self.db = db
@@ -168,13 +206,24 @@ class LifecycleManager:
         self.clock = clock
         self.reactions = reactions
         self.cleaner = cleaner
+        self.deliveries = deliveries
+        self.queue = queue
         settings = config.lifecycle
         self.interval = settings.poll_interval.total_seconds()
+        self.webhook_interval = max(self.interval, settings.webhook_poll_interval.total_seconds())
+        self.webhook_window = settings.webhook_window
         self.session_timeout = settings.session_timeout.total_seconds()
         self._limit = asyncio.Semaphore(settings.concurrency)
         self._wake = asyncio.Event()
         self._poke_all = True
         self._poked: set[str] = set()
+        self._poke_queue = False
+        #: project id -> when (loop time) its next full pass is due
+        self._due: dict[str, float] = {}
+        #: project id -> the credential problem its tracker/SCM reported, while it lasts
+        self._problems: dict[str, str] = {}
+        #: project id -> the forge's last answers (the webhook-fed schedule reuses them)
+        self._forge: dict[str, _ForgeCache] = {}
         self._task: asyncio.Task[None] | None = None
         self._listener: asyncio.Task[None] | None = None
         self._subscription: Subscription | None = None
@@ -194,6 +243,11 @@ class LifecycleManager:
             self._poke_all = True
         else:
             self._poked.update(session_ids)
+        self._wake.set()
+
+    def poke_queue(self) -> None:
+        """Look at the queued spawns now (a blocker may have finished)."""
+        self._poke_queue = True
         self._wake.set()
 
     async def start(self, source: EventSource | None = None) -> None:
@@ -225,56 +279,97 @@ class LifecycleManager:
                 self.poke()
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
             self._wake.clear()
-            ids = None if self._poke_all else set(self._poked)
-            self._poke_all = False
+            now = loop.time()
+            ids = set(self._poked)
+            everything = {p.pid for p in self.config.projects}
+            due = everything if self._poke_all else {p for p in everything if self._due.get(p, 0.0) <= now}
+            queue = self._poke_queue
+            self._poke_all = self._poke_queue = False
             self._poked.clear()
             try:
-                await self.run_once(ids)
+                if due or ids or queue:
+                    await self.run_once(ids, projects=due, queue=queue)
             except Exception:  # a pass must never end the loop
                 log.exception("reconcile pass failed")
+            finished = loop.time()
+            for project_id in due:
+                self._due[project_id] = finished + self.next_delay(project_id)
             if self._wake.is_set():
                 continue
-            try:
-                await asyncio.wait_for(self._wake.wait(), self.next_delay())
-            except TimeoutError:
-                self._poke_all = True
+            wait = min((self._due.get(p, finished) for p in everything), default=finished + self.interval) - finished
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), max(0.0, wait))
 
-    def next_delay(self) -> float:
-        """Seconds until the next full pass: the interval, stretched by the tightest SCM budget."""
-        delay = self.interval
-        now = self.clock.now()
-        for project in self.config.projects:
-            try:
-                scm = self.plugins.scm(project)
-            except EnnioError:
-                continue
-            if scm is not None:
-                delay = max(delay, poll_delay(scm.rate_budget(), self.interval, now))
-        return delay
+    def next_delay(self, project_id: str | None = None) -> float:
+        """Seconds until the next full pass of a project (the soonest of all when ``None``): the poll
+        interval, stretched when its SCM's rate budget runs low (:func:`ennio.core.pacing.poll_delay`)."""
+        projects = [p for p in self.config.projects if project_id is None or p.pid == project_id]
+        delays = [self._project_delay(p) for p in projects]
+        return min(delays) if delays else self.interval
+
+    def webhook_fed(self, project_id: str) -> bool:
+        """Whether the project's webhooks are arriving (a verified delivery within ``webhook_window``)."""
+        last = self.deliveries.last_delivery(project_id) if self.deliveries is not None else None
+        return last is not None and self.clock.now() - last <= self.webhook_window
+
+    def forge_interval(self, project_id: str) -> float:
+        """How often a full pass asks the project's SCM and tracker: every pass (``poll_interval``), or every
+        ``webhook_poll_interval`` while its webhooks arrive — deliveries then say what changed, and the
+        sessions they name are asked about at once."""
+        return self.webhook_interval if self.webhook_fed(project_id) else self.interval
+
+    def _project_delay(self, project: ProjectConfig) -> float:
+        base = self.interval
+        try:
+            scm = self.plugins.scm(project)
+        except EnnioError:
+            return base
+        if scm is None:
+            return base
+        return max(base, poll_delay(scm.rate_budget(), base, self.clock.now()))
 
     # ------------------------------------------------------------------ one pass
 
-    async def run_once(self, session_ids: Iterable[str] | None = None) -> PassReport:
-        """One reconcile pass over every active session (or only ``session_ids``)."""
+    async def run_once(
+        self,
+        session_ids: Iterable[str] | None = None,
+        *,
+        projects: Iterable[str] | None = None,
+        queue: bool = False,
+    ) -> PassReport:
+        """One reconcile pass over every active session — or only over ``session_ids`` and the sessions
+        of ``projects`` when either is given. Queued spawns of the projects passed over whole (all, by
+        default) are looked at too; ``queue`` looks at every project's."""
         started = time.perf_counter()
         report = PassReport()
         sessions = await self.db.sessions.list(statuses=RECONCILED_STATUSES)
-        if session_ids is not None:
-            wanted = set(session_ids)
-            sessions = [s for s in sessions if s.id in wanted]
+        whole = None if projects is None else set(projects)
+        if session_ids is not None or whole is not None:
+            wanted = set(session_ids or ())
+            sessions = [s for s in sessions if s.id in wanted or (whole is not None and s.project_id in whole)]
+            if session_ids is not None and whole is None:
+                whole = set()
         book = await self.reactions.load() if self.reactions is not None else StateBook()
         by_project: dict[str, list[Session]] = {}
         for session in sessions:
             by_project.setdefault(session.project_id, []).append(session)
         report.sessions = len(sessions)
+        finished: set[str] = set()
+        poked = set(session_ids or ())
         for project_id, members in by_project.items():
             project = self._project(project_id)
-            if project is not None:
-                await self._project_pass(project, members, book, report)
+            covered = whole is None or project_id in whole
+            if project is not None and await self._project_pass(project, members, book, report, poked, covered):
+                finished.add(project_id)
         if self.reactions is not None:
             await self._guarded("escalations", self.reactions.escalate_due(book), report)
+        if self.queue is not None and (queue or whole is None or whole or finished):
+            # a finished session may be the blocker a queued spawn waits for
+            queued_of = None if queue or whole is None else whole | finished
+            await self._guarded("spawn queue", self.queue.process(queued_of), report)
         report.seconds = time.perf_counter() - started
         self.passes += 1
         self.last_report = report
@@ -289,14 +384,24 @@ class LifecycleManager:
                 log.warning("sessions of project %r are not reconciled: it is not in the configuration", project_id)
             return None
 
-    async def _guarded(self, what: str, work: Awaitable[T], report: PassReport) -> T | None:
-        """``work`` within the session timeout; a failure is logged and reported, never raised."""
+    async def _guarded(
+        self, what: str, work: Awaitable[T], report: PassReport, project: ProjectConfig | None = None
+    ) -> T | None:
+        """``work`` within the session timeout; a failure is logged and reported, never raised. A
+        credential problem (``AuthError``) is also noted against ``project``, so its sessions and a
+        person hear of it."""
         try:
             async with asyncio.timeout(self.session_timeout):
                 return await work
         except TimeoutError:
             report.errors[what] = f"took longer than {self.session_timeout:g}s"
             log.warning("%s: reconcile took longer than %gs; skipped this pass", what, self.session_timeout)
+        except AuthError as exc:
+            report.errors[what] = exc.message
+            if project is not None:
+                report.problems.setdefault(project.pid, exc.message)
+                self._announce_problem(project, exc)
+            log.warning("%s: %s", what, exc.message)
         except EnnioError as exc:
             report.errors[what] = exc.message
             log.warning("%s: %s", what, exc.message)
@@ -310,8 +415,15 @@ class LifecycleManager:
             return await work()
 
     async def _project_pass(
-        self, project: ProjectConfig, sessions: list[Session], book: StateBook, report: PassReport
-    ) -> None:
+        self,
+        project: ProjectConfig,
+        sessions: list[Session],
+        book: StateBook,
+        report: PassReport,
+        poked: set[str] = frozenset(),  # type: ignore[assignment]
+        covered: bool = True,
+    ) -> bool:
+        """One project's sessions; ``True`` when one of them merged or finished."""
         sessions = [s for s in sessions if not _being_spawned(s)]
         live = [s for s in sessions if s.status is not S.MERGED]
         screens = await self._screens(live)
@@ -322,18 +434,20 @@ class LifecycleManager:
             )
         )
         probe_of = {s.id: p for s, p in zip(live, probes, strict=True)}
-        facts = await self._facts(project, sessions, report)
+        facts = await self._facts(project, sessions, report, poked, covered)
         results = await asyncio.gather(
             *(
                 self._guarded(
                     s.id,
                     self._limited(partial(self._apply, project, s, probe_of.get(s.id), facts, book, report)),
                     report,
+                    project,
                 )
                 for s in sessions
                 if s.status is S.MERGED or probe_of.get(s.id) is not None
             )
         )
+        await self._settle_problem(project, sessions, results, report)
         finished = any(r is not None and r.status is S.DONE for r in results)
         if self.reactions is not None:
             if finished:
@@ -341,22 +455,81 @@ class LifecycleManager:
                 await self._guarded(project.pid, self.reactions.check_project(project, everyone, book), report)
             elif book.get(Scope.project(project.pid), "all-complete") is not None and live:
                 await self._guarded(project.pid, self.reactions.check_project(project, live, book), report)
+        return finished or any(r is not None and r.status is S.MERGED for r in results)
 
-    async def _facts(self, project: ProjectConfig, sessions: list[Session], report: PassReport) -> _ProjectFacts:
+    async def _facts(
+        self,
+        project: ProjectConfig,
+        sessions: list[Session],
+        report: PassReport,
+        poked: set[str],
+        covered: bool,
+    ) -> _ProjectFacts:
+        """The batched SCM and tracker answers for these sessions (``covered``: all of the project's).
+
+        While the project's webhooks arrive and the last full answer is younger than ``webhook_poll_interval``,
+        only sessions that were poked (a delivery named them) or are new to the cache are asked about; the
+        others keep their cached answer — nothing changed for them, or a delivery would have said so."""
+        now = self.clock.now()
+        cache = self._forge.get(project.pid)
+        fresh = (
+            cache is not None
+            and self.webhook_fed(project.pid)
+            and (now - cache.fetched_at).total_seconds() < self.webhook_interval
+        )
+        known = cache if fresh and cache is not None else None
         scm = self.plugins.scm(project)
         snapshots: dict[str, PRSnapshot] | None = None
         heads: dict[str, str] = {}
         with_branch = [s for s in sessions if s.branch]
         if scm is not None and with_branch:
-            refs = [BranchRef(s.id, s.branch, s.pr_number) for s in with_branch if s.branch]
-            snapshots = await self._guarded(f"{project.pid} (SCM)", scm.snapshots(refs), report)
+            ask = [s for s in with_branch if known is None or s.id in poked or s.branch not in known.snapshots]
+            refs = [BranchRef(s.id, s.branch, s.pr_number) for s in ask if s.branch]
+            fetched = await self._guarded(f"{project.pid} (SCM)", scm.snapshots(refs), report, project) if refs else {}
+            if fetched is not None:
+                merged = {**(known.snapshots if known is not None else {}), **fetched}
+                snapshots = {s.branch: merged[s.branch] for s in with_branch if s.branch and s.branch in merged}
             heads = await self._heads(project, [s for s in with_branch if s.status is not S.MERGED])
         issue_states: dict[str, IssueState] = {}
-        keys = sorted({s.issue_id for s in sessions if s.issue_id})
+        # the issue's state only matters while no PR is open (status rules: "issue closed with no open PR
+        # → done"), so sessions whose PR the snapshots show open cost the tracker nothing
+        wanted = {
+            s.id: s.issue_id
+            for s in sessions
+            if s.issue_id and s.status is not S.MERGED and not _pr_open(snapshots, s.branch)
+        }
+        keys = sorted(
+            {key for sid, key in wanted.items() if known is None or sid in poked or key not in known.issue_states}
+        )
         tracker = self.plugins.tracker(project) if keys else None
         if tracker is not None:
-            issue_states = await self._guarded(f"{project.pid} (tracker)", tracker.issue_states(keys), report) or {}
+            issue_states = (
+                await self._guarded(f"{project.pid} (tracker)", tracker.issue_states(keys), report, project) or {}
+            )
+        if known is not None:
+            issue_states = {**{k: v for k, v in known.issue_states.items() if k in wanted.values()}, **issue_states}
+        self._remember(project.pid, now, snapshots, issue_states, refreshed=covered and known is None)
         return _ProjectFacts(snapshots, issue_states, heads)
+
+    def _remember(
+        self,
+        project_id: str,
+        now: datetime,
+        snapshots: dict[str, PRSnapshot] | None,
+        issue_states: dict[str, IssueState],
+        *,
+        refreshed: bool,
+    ) -> None:
+        """Keep the forge's answers for the webhook-fed schedule: a full answer starts a new cache; a partial one
+        (poked sessions) is merged into the current one without making it younger."""
+        if snapshots is None:
+            return
+        cache = self._forge.get(project_id)
+        if refreshed or cache is None:
+            self._forge[project_id] = _ForgeCache(now, dict(snapshots), dict(issue_states))
+        else:
+            cache.snapshots.update(snapshots)
+            cache.issue_states.update(issue_states)
 
     async def _heads(self, project: ProjectConfig, sessions: Sequence[Session]) -> dict[str, str]:
         """Session id -> local head of its branch (one git call for the repository, one per clone)."""
@@ -468,6 +641,7 @@ class LifecycleManager:
             session = moved
         if snapshot is not None and snapshot.pr is not None:
             session = self._observe_pr(session, snapshot, pending)
+            await self._mark_ready_when_green(project, session, snapshot)
         session = await self._flush(session, pending)
         if session.status is S.MERGED:
             head = snapshot.pr.head_sha if snapshot is not None and snapshot.pr is not None else None
@@ -558,6 +732,9 @@ class LifecycleManager:
             pending.clear()
             self._publish_pr_created(session, opened, opened_by="ennio")
             snapshot = PRSnapshot(branch=opened.branch, pr=opened, ci=CIState.PENDING)
+            cache = self._forge.get(project.pid)
+            if cache is not None:  # the cached answer said "no PR": do not let it close this one again
+                cache.snapshots[opened.branch] = snapshot
             return session, snapshot
         if (
             pr is not None
@@ -678,6 +855,79 @@ class LifecycleManager:
         metadata = {**session.metadata, "pr_observed": now}
         pending["metadata"] = metadata
         return session.model_copy(update={"metadata": metadata})
+
+    async def _mark_ready_when_green(self, project: ProjectConfig, session: Session, snapshot: PRSnapshot) -> None:
+        """``draft_until_green``: a draft PR whose CI passes is marked ready for review (once; the next
+        snapshot shows it ready)."""
+        pr = snapshot.pr
+        if (
+            pr is None
+            or not pr.draft
+            or pr.state is not PRState.OPEN
+            or snapshot.ci is not CIState.PASSING
+            or not getattr(project.scm, "draft_until_green", False)
+        ):
+            return
+        scm = self.plugins.scm(project)
+        if not isinstance(scm, ReadyMarker):
+            return
+        await scm.mark_ready(pr)
+        pr.draft = False
+        self.events.publish(
+            session_event(
+                session, EventType.PR_UPDATED, f"{session.id}: PR #{pr.number} is green; marked ready for review"
+            )
+        )
+
+    # ------------------------------------------------------------------ credential problems
+
+    def _announce_problem(self, project: ProjectConfig, exc: AuthError) -> None:
+        """Tell a person once (an urgent ``provider.error``) until a pass goes by without a credential problem,
+        not once per pass nor once per failing call (the SCM and the tracker often fail together)."""
+        if project.pid in self._problems:
+            return
+        self._problems[project.pid] = exc.message
+        self.events.publish(
+            Event.of(
+                EventType.PROVIDER_ERROR,
+                exc.message,
+                project_id=project.pid,
+                data={"hint": exc.hint, "error": exc.code},
+                timestamp=self.clock.now(),
+            )
+        )
+
+    async def _settle_problem(
+        self, project: ProjectConfig, sessions: Sequence[Session], results: Sequence[Session | None], report: PassReport
+    ) -> None:
+        """Put the project's credential problem in its sessions' status reason while it lasts, and take it
+        out (restoring the reason it replaced) after a pass without it."""
+        problem = report.problems.get(project.pid)
+        if problem is None:
+            self._problems.pop(project.pid, None)
+        current = {s.id: s for s in sessions}
+        current.update({r.id: r for r in results if r is not None})
+        for session in current.values():
+            if session.status in (S.DONE, S.MERGED):
+                continue
+            noted = session.metadata.get(META_PROBLEM)
+            if noted == problem:
+                continue
+            fresh = await self.db.sessions.find(session.id)
+            if fresh is None:
+                continue
+            session = fresh
+            if problem is not None:
+                before = session.metadata.get(META_REASON_BEFORE, session.status_reason)
+                metadata = {**session.metadata, META_PROBLEM: problem, META_REASON_BEFORE: before}
+                await self.db.sessions.update(session.id, status_reason=problem, metadata=metadata)
+            else:
+                noted = session.metadata.get(META_PROBLEM)
+                metadata = {k: v for k, v in session.metadata.items() if k not in (META_PROBLEM, META_REASON_BEFORE)}
+                fields: dict[str, Any] = {"metadata": metadata}
+                if session.status_reason == noted:
+                    fields["status_reason"] = session.metadata.get(META_REASON_BEFORE)
+                await self.db.sessions.update(session.id, **fields)
 
     # ------------------------------------------------------------------ the end
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from ennio.core.clock import Clock
 from ennio.core.config import EnnioConfig
@@ -21,9 +21,10 @@ from ennio.core.plugins import PluginContext, SessionSummary
 from ennio.db import Database
 from ennio.services.event_bus import Subscription
 from ennio.services.event_log import EventService
-from ennio.services.lifecycle import LifecycleManager, PluginSource, SessionCleaner
+from ennio.services.lifecycle import LifecycleManager, PluginSource, QueueRunner, SessionCleaner
 from ennio.services.notifications import NotificationRouter
 from ennio.services.reactions import NOTIFIED, AgentMessenger, ReactionEngine
+from ennio.services.reconcile_hub import ReconcileHub
 from ennio.services.registry import PluginRegistry
 from ennio.services.session_ops import ManagerMessenger, PluginCleaner
 from ennio.services.stack import Services
@@ -47,6 +48,8 @@ class Orchestrator:
         messenger: AgentMessenger,
         cleaner: SessionCleaner | None,
         registry: PluginRegistry | None = None,
+        hub: ReconcileHub | None = None,
+        queue: QueueRunner | None = None,
     ) -> None:
         self.config = config
         self.db = db
@@ -61,9 +64,19 @@ class Orchestrator:
             scm_for=plugins.scm,
             router=self.router,
         )
+        self.hub = hub
         self.lifecycle = LifecycleManager(
-            config, db, events=events, plugins=plugins, clock=clock, reactions=self.reactions, cleaner=cleaner
+            config,
+            db,
+            events=events,
+            plugins=plugins,
+            clock=clock,
+            reactions=self.reactions,
+            cleaner=cleaner,
+            deliveries=hub,
+            queue=queue,
         )
+        self._detach: Callable[[], None] | None = None
         self._feed: Subscription | None = None
         self._feed_task: asyncio.Task[None] | None = None
 
@@ -82,15 +95,22 @@ class Orchestrator:
             messenger=ManagerMessenger(services.sessions),
             cleaner=PluginCleaner(services.config, plugins),
             registry=services.registry,
+            hub=services.hub,
+            queue=services.sessions.queue,
         )
 
     async def start(self) -> None:
         self._feed = self.events.subscribe()
         self._feed_task = asyncio.get_running_loop().create_task(self._route(), name="notification-feed")
         await self.lifecycle.start(self.events)
+        if self.hub is not None:
+            self._detach = self.hub.attach(self.lifecycle)
         log.info("lifecycle running every %gs over %d project(s)", self.lifecycle.interval, len(self.config.projects))
 
     async def stop(self) -> None:
+        if self._detach is not None:
+            self._detach()
+            self._detach = None
         await self.lifecycle.stop()
         if self._feed_task is not None:
             self._feed_task.cancel()

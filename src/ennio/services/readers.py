@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from ennio.core.session import Session, SessionStatus
     from ennio.db import Database, StoredEvent
     from ennio.db.fastread import FastReader
+    from ennio.db.records import QueuedSpawn
 
 
 class Reader:
@@ -78,6 +79,18 @@ class Reader:
             return self._fast.list_sessions(project_id=project_id, statuses=statuses)
         assert self._runner is not None and self._db is not None
         return self._runner.run(self._db.sessions.list(project_id=project_id, statuses=statuses))
+
+    def queued(self, project_id: str | None = None, *, open_only: bool = True) -> list[QueuedSpawn]:
+        """Queued spawns, oldest first (only waiting and spawning ones with ``open_only``)."""
+        if self._empty:
+            return []
+        from ennio.db.records import OPEN_QUEUE_STATUSES
+
+        statuses = OPEN_QUEUE_STATUSES if open_only else None
+        if self._fast is not None:
+            return self._fast.list_queue(project_id=project_id, statuses=statuses)
+        assert self._runner is not None and self._db is not None
+        return self._runner.run(self._db.queue.list(project_id=project_id, statuses=statuses))
 
     def events(
         self,

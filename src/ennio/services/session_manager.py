@@ -23,6 +23,8 @@ from ennio.core.ids import validate_id
 from ennio.core.plugins import ActivityReading, AgentContext, LaunchSpec, PluginContext, SendResult
 from ennio.core.session import ActivityState, Session, SessionStatus, can_transition
 from ennio.db.database import Database
+from ennio.db.records import OPEN_QUEUE_STATUSES, QueuedSpawn
+from ennio.services.blockers import Blocked
 from ennio.services.event_log import EventService
 from ennio.services.paths import instance_id, logs_dir
 from ennio.services.registry import PluginRegistry
@@ -40,6 +42,7 @@ from ennio.services.session_env import (
 )
 from ennio.services.session_plugins import SessionPlugins, preflight
 from ennio.services.spawn import Progress, Rollback, Spawner, SpawnRequest, project_rules, write_agent_files
+from ennio.services.spawn_queue import SpawnQueue
 
 log = logging.getLogger("ennio.sessions")
 
@@ -116,12 +119,14 @@ class SessionManager:
             instance=instance,
         )
         self.spawner = Spawner(self.env)
+        self.queue = SpawnQueue(self.env, self.spawner.spawn)
 
     @property
     def config(self) -> EnnioConfig:
         return self.env.config
 
     async def aclose(self) -> None:
+        await self.queue.aclose()
         await self.env.plugins.aclose()
 
     # ------------------------------------------------------------------ spawn
@@ -141,6 +146,37 @@ class SessionManager:
         """Make a session: workspace on its branch, agent in its terminal, prompt delivered. All or nothing."""
         request = SpawnRequest(project_id, issue, prompt, branch, agent, runtime, reuse_branch)
         return await self.spawner.spawn(request, progress)
+
+    async def spawn_or_queue(
+        self,
+        project_id: str,
+        *,
+        issue: str | None = None,
+        prompt: str | None = None,
+        branch: str | None = None,
+        agent: str | None = None,
+        runtime: str | None = None,
+        reuse_branch: bool = False,
+        progress: Progress | None = None,
+    ) -> Session | QueuedSpawn:
+        """Spawn now, or, when the issue has unfinished blockers, queue the spawn until they are finished
+        (``ennio spawn --when-unblocked``); the lifecycle releases it."""
+        request = SpawnRequest(project_id, issue, prompt, branch, agent, runtime, reuse_branch)
+        try:
+            return await self.spawner.spawn(request, progress)
+        except Blocked as blocked:
+            if progress:
+                progress(blocked.message)
+            return await self.queue.enqueue(request, blocked)
+
+    async def queued(self, project_id: str | None = None, *, open_only: bool = False) -> builtins.list[QueuedSpawn]:
+        """Queued spawns, oldest first (only those still waiting or spawning with ``open_only``)."""
+        if project_id is not None:
+            validate_id(project_id, "project id")
+        return await self.queue.entries(project_id, OPEN_QUEUE_STATUSES if open_only else None)
+
+    async def cancel_queued(self, queue_id: str) -> QueuedSpawn:
+        return await self.queue.cancel(queue_id)
 
     async def batch_spawn(
         self,

@@ -1,8 +1,9 @@
 """Spawning a session: check everything first, then make each part, undoing all of it if a later step fails.
 
-Order: project, plugin names, branch, issue reference, prompt → the plugins' preflight checks (tmux,
+Order: project, plugin names, branch, issue reference (and that it fits the project's tracker), prompt → the plugins' preflight checks (tmux,
 git, the repository) → the agent's command line (a missing agent CLI fails here) → ``max_sessions`` →
-the issue from the tracker. Only then is anything made: the session row (under the project's live
+the issue from the tracker (and its blockers: an issue still blocked is refused with
+:class:`~ennio.services.blockers.Blocked`, which ``--when-unblocked`` turns into a queued spawn). Only then is anything made: the session row (under the project's live
 limit, atomically), the workspace, the agent's files, the terminal, the prompt. Each step that makes
 something registers its undo first; any failure — or cancellation — runs the undos in reverse
 (terminal destroyed, workspace destroyed with force and its new branch deleted, row deleted) and the
@@ -35,6 +36,8 @@ from ennio.core.plugins import (
 )
 from ennio.core.prompt import compose_prompt, compose_rules
 from ennio.core.session import ActivityState, Session, SessionStatus
+from ennio.services.blockers import Blocked, open_blockers
+from ennio.services.issue_refs import check_ref_fits, issue_display
 from ennio.services.paths import logs_dir, workspaces_dir
 from ennio.services.session_env import (
     META_DELIVERY,
@@ -69,6 +72,9 @@ class SpawnRequest:
     agent: str | None = None
     runtime: str | None = None
     reuse_branch: bool = False
+    #: refuse (``Blocked``) when the issue has unfinished blockers; the spawn queue turns it off once
+    #: it has seen them finished
+    check_blockers: bool = True
 
 
 class Rollback:
@@ -108,6 +114,7 @@ class Spawner:
         workspace = env.plugins.workspace(workspace_name)
         branch = validate_branch_name(request.branch) if request.branch is not None else None
         issue_ref = parse_issue_ref(request.issue) if request.issue is not None else None
+        issue_key = check_ref_fits(issue_ref, project, request.issue or "") if issue_ref is not None else None
         if issue_ref is None and not (request.prompt and request.prompt.strip()):
             raise InvalidInput("nothing to do: give an issue or a prompt", hint="pass --issue REF or --prompt TEXT")
         for plugin in (agent, runtime, workspace):
@@ -118,15 +125,19 @@ class Spawner:
         agent.launch(AgentContext("check", project, root / "check", "check", project.agent_config, rules))
         await self._check_limit(project)
         issue: Issue | None = None
-        if issue_ref is not None:
+        if issue_key is not None:
             tracker = env.plugins.tracker(project)
             if tracker is None:
                 raise ConfigError(
                     f"project {project.pid!r} has no tracker, so --issue {request.issue!r} cannot be looked up",
                     hint="add a tracker to the project (tracker: {provider: local|github|linear}) or use --prompt",
                 )
-            say(f"fetching issue {issue_ref.key}")
-            issue = await tracker.get_issue(issue_ref.key)
+            say(f"fetching issue {issue_display(issue_key)}")
+            issue = await tracker.get_issue(issue_key)
+            if request.check_blockers and issue.blocked_by:
+                still_open = await open_blockers(env.db, tracker, project.pid, issue.blocked_by)
+                if still_open:
+                    raise Blocked(project.pid, issue, still_open)
             if branch is None:
                 branch = validate_branch_name(tracker.branch_name(issue))
 

@@ -18,6 +18,7 @@ from ennio.core.config import EnnioConfig
 from ennio.db.database import Database, open_database
 from ennio.services.event_log import EventService
 from ennio.services.paths import data_dir as resolve_data_dir
+from ennio.services.reconcile_hub import ReconcileHub
 from ennio.services.registry import PluginRegistry, default_registry
 from ennio.services.session_manager import SessionManager
 
@@ -31,6 +32,8 @@ class Services:
     db: Database
     events: EventService
     sessions: SessionManager
+    #: pokes from the API and webhooks to the lifecycle (which attaches when the daemon runs it)
+    hub: ReconcileHub
 
 
 @asynccontextmanager
@@ -52,7 +55,7 @@ async def open_services(
     try:
         await events.start()
         sessions = SessionManager(config, db, events, registry, clock, root, plugin_extra=plugin_extra)
-        yield Services(config, root, clock, registry, db, events, sessions)
+        yield Services(config, root, clock, registry, db, events, sessions, ReconcileHub(clock))
     finally:
         try:
             if sessions is not None:

@@ -1,12 +1,15 @@
-"""``/api/v1`` session routes: list, get (info), spawn, batch spawn, send, kill, restore, cleanup."""
+"""``/api/v1`` session routes: list, get (info), spawn, batch spawn, send, kill, restore, cleanup; the spawn
+queue (list, cancel); poke (reconcile now)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
+from fastapi.responses import JSONResponse
 
 from ennio.core.session import Session, SessionStatus
+from ennio.services.reconcile_hub import request_reconcile
 from ennio.services.stack import Services
 from ennio.web.errors import ERROR_RESPONSES
 from ennio.web.models import (
@@ -17,6 +20,9 @@ from ennio.web.models import (
     CleanupOut,
     EventOut,
     KillBody,
+    PokeBody,
+    PokeOut,
+    QueuedSpawnOut,
     SendBody,
     SendOut,
     SessionInfoOut,
@@ -40,9 +46,17 @@ async def list_sessions(
     return await services(request).sessions.list(project, status_)
 
 
-@router.post("/sessions", response_model=Session, status_code=status.HTTP_201_CREATED, summary="Spawn a session")
-async def spawn(request: Request, body: SpawnBody) -> Session:
-    return await services(request).sessions.spawn(
+@router.post(
+    "/sessions",
+    response_model=Session,
+    status_code=status.HTTP_201_CREATED,
+    summary="Spawn a session (or, with when_unblocked, queue it while its issue is blocked)",
+    responses={202: {"model": QueuedSpawnOut, "description": "Queued until the issue's blockers are finished"}},
+)
+async def spawn(request: Request, body: SpawnBody) -> Session | JSONResponse:
+    manager = services(request).sessions
+    spawner = manager.spawn_or_queue if body.when_unblocked else manager.spawn
+    made = await spawner(
         body.project,
         issue=body.issue,
         prompt=body.prompt,
@@ -51,6 +65,41 @@ async def spawn(request: Request, body: SpawnBody) -> Session:
         runtime=body.runtime,
         reuse_branch=body.reuse_branch,
     )
+    if isinstance(made, Session):
+        return made
+    queued = QueuedSpawnOut.model_validate(made.to_dict())
+    return JSONResponse(queued.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED)
+
+
+@router.get("/queue", response_model=list[QueuedSpawnOut], summary="Queued spawns (oldest first)")
+async def list_queue(
+    request: Request,
+    project: Annotated[str | None, Query(description="Only this project's.")] = None,
+    all_: Annotated[bool, Query(alias="all", description="Include spawned, failed and cancelled ones.")] = False,
+) -> list[QueuedSpawnOut]:
+    found = await services(request).sessions.queued(project, open_only=not all_)
+    return [QueuedSpawnOut.model_validate(q.to_dict()) for q in found]
+
+
+@router.post("/queue/{queue_id}/cancel", response_model=QueuedSpawnOut, summary="Cancel a waiting queued spawn")
+async def cancel_queued(request: Request, queue_id: str) -> QueuedSpawnOut:
+    cancelled = await services(request).sessions.cancel_queued(queue_id)
+    return QueuedSpawnOut.model_validate(cancelled.to_dict())
+
+
+@router.post(
+    "/poke",
+    response_model=PokeOut,
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Reconcile sessions now (all, a project's, or the ones named); the pass runs in the background",
+)
+async def poke(request: Request, body: PokeBody | None = None) -> PokeOut:
+    options = body or PokeBody()
+    stack = services(request)
+    chosen = await request_reconcile(
+        stack.hub, stack.db, stack.config, session_ids=options.sessions, project_id=options.project
+    )
+    return PokeOut(sessions=chosen or [], all=chosen is None)
 
 
 @router.post("/sessions/batch", response_model=list[BatchItemOut], summary="Spawn one session per issue")

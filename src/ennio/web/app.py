@@ -8,7 +8,8 @@ from fastapi import Depends, FastAPI, Request, Response
 
 from ennio import __version__
 from ennio.services.stack import Services
-from ennio.web import api, events
+from ennio.services.webhook_receiver import WebhookReceiver
+from ennio.web import api, events, webhooks
 from ennio.web.auth import bearer_check
 from ennio.web.errors import ERROR_RESPONSES, install_error_handlers
 from ennio.web.metrics import ApiMetrics
@@ -25,12 +26,14 @@ def create_app(services: Services) -> FastAPI:
         description="Run many AI coding agents in parallel; this API drives the sessions of one Ennio daemon.",
     )
     app.state.services = services
+    app.state.webhooks = WebhookReceiver(services.config, services.db, services.hub, services.clock)
     metrics = ApiMetrics()
     app.state.metrics = metrics
     app.middleware("http")(metrics.middleware)
     install_error_handlers(app)
     app.include_router(api.router, dependencies=guard)
     app.include_router(events.router, dependencies=guard)
+    app.include_router(webhooks.router)  # signed by the forge, not by our bearer token
 
     @app.get("/healthz", response_model=Health, tags=["daemon"], summary="The daemon is up")
     async def healthz() -> Health:

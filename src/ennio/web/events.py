@@ -21,7 +21,7 @@ from ennio.core.ids import validate_id
 from ennio.db import StoredEvent
 from ennio.services.stack import Services
 from ennio.web.errors import ERROR_RESPONSES
-from ennio.web.models import EventOut
+from ennio.web.models import MAX_SEQ, EventOut
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["events"])
 
@@ -47,7 +47,7 @@ async def list_events(
     project: Annotated[str | None, Query(description="Only this project's events.")] = None,
     type_: Annotated[list[EventType] | None, Query(alias="type", description="Only these types.")] = None,
     min_priority: Annotated[Priority | None, Query(description="At least this priority.")] = None,
-    after: Annotated[int | None, Query(ge=0, description="Only events after this log position.")] = None,
+    after: Annotated[int | None, Query(ge=0, le=MAX_SEQ, description="Only events after this log position.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     newest_first: bool = False,
 ) -> list[EventOut]:
@@ -77,13 +77,15 @@ async def stream_events(
     session: Annotated[str | None, Query(description="Only this session's events.")] = None,
     project: Annotated[str | None, Query(description="Only this project's events.")] = None,
     type_: Annotated[list[EventType] | None, Query(alias="type", description="Only these types.")] = None,
-    after: Annotated[int | None, Query(ge=0, description="Start after this log position (default: now).")] = None,
-    limit: Annotated[int | None, Query(ge=1, description="End the stream after this many events.")] = None,
+    after: Annotated[
+        int | None, Query(ge=0, le=MAX_SEQ, description="Start after this log position (default: now).")
+    ] = None,
+    limit: Annotated[int | None, Query(ge=1, le=MAX_SEQ, description="End the stream after this many events.")] = None,
     last_event_id: Annotated[str | None, Header(description="Resume after this SSE id (a log position).")] = None,
 ) -> EventSourceResponse:
     _ids(session, project)
     services: Services = request.app.state.services
-    if after is None and last_event_id and last_event_id.isdigit():
+    if after is None and last_event_id and last_event_id.isdigit() and len(last_event_id) < 19:
         after = int(last_event_id)
     if after is None:
         after = await services.db.events.last_seq()

@@ -11,6 +11,10 @@ from ennio.core.session import Session
 from ennio.web.errors import ErrorBody
 
 MAX_TEXT = 200_000
+#: the largest integer the databases store (SQLite INTEGER, PostgreSQL BIGINT): larger ones are refused
+#: as bad input instead of overflowing in the driver
+MAX_SEQ = 2**63 - 1
+MAX_POKED = 1000
 
 
 class Body(BaseModel):
@@ -25,6 +29,13 @@ class SpawnBody(Body):
     agent: str | None = Field(None, description="Agent plugin (default: the project's).")
     runtime: str | None = Field(None, description="Runtime plugin (default: the project's).")
     reuse_branch: bool = Field(False, description="Use the branch even if it exists already.")
+    when_unblocked: bool = Field(
+        False,
+        description=(
+            "When the issue has unfinished blockers, queue the spawn (202 with the queued spawn) until every "
+            "blocker's issue is closed or its session's PR merged, instead of refusing it (409)."
+        ),
+    )
 
 
 class BatchSpawnBody(Body):
@@ -106,3 +117,39 @@ class Health(BaseModel):
     status: str
     version: str
     pid: int
+
+
+class PokeBody(Body):
+    sessions: list[str] | None = Field(
+        None, max_length=MAX_POKED, description="Sessions to reconcile now (default: all, or the project's)."
+    )
+    project: str | None = Field(None, description="Reconcile this project's sessions.")
+
+
+class PokeOut(BaseModel):
+    #: the sessions asked for (empty with ``all``)
+    sessions: list[str]
+    all: bool
+
+
+class QueuedSpawnOut(BaseModel):
+    id: str = Field(description="Queue id (q1, q2 …).")
+    project_id: str
+    issue_id: str
+    issue_ref: str
+    blockers: list[str] = Field(description="Blockers still unfinished when last checked.")
+    request: dict[str, Any]
+    status: str = Field(description="waiting, spawning, spawned, failed or cancelled.")
+    reason: str | None
+    session_id: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class WebhookOut(BaseModel):
+    outcome: str = Field(description="accepted (sessions reconcile now), ignored or duplicate (a replay).")
+    provider: str
+    event: str
+    delivery: str
+    projects: list[str]
+    sessions: list[str]

@@ -261,6 +261,25 @@ class SessionRepository(Repository):
                 raise _not_found(session_id)
         return [_change(row) for row in rows]
 
+    async def merged_issues(self, project_id: str, issue_ids: Iterable[str]) -> set[str]:
+        """Which of ``issue_ids`` have a session of the project whose PR merged (it reached ``merged``)."""
+        keys = sorted(set(issue_ids))
+        if not keys:
+            return set()
+        query = (
+            select(sessions.c.issue_id)
+            .distinct()
+            .join(session_status_history, session_status_history.c.session_id == sessions.c.id)
+            .where(
+                sessions.c.project_id == project_id,
+                sessions.c.issue_id.in_(keys),
+                session_status_history.c.to_status == SessionStatus.MERGED.value,
+            )
+        )
+        async with self._access.read() as conn:
+            rows = (await conn.execute(query)).all()
+        return {str(row[0]) for row in rows}
+
     async def delete(self, session_id: str) -> None:
         """Remove the session, its history and its reaction state. Its events stay in the log."""
         async with self._access.write() as conn:

@@ -78,6 +78,10 @@ class RateTracker:
                 reset_at = None
         self._set("graphql", limit, remaining, reset_at)
 
+    def record(self, resource: str, limit: int, remaining: int, reset_at: datetime | None) -> None:
+        """Update from a ``GET /rate_limit`` answer."""
+        self._set(resource, limit, remaining, reset_at)
+
     def record_pass_cost(self, resource: str, cost: int) -> None:
         """What the last reconcile pass spent of ``resource`` (used by the pacing policy)."""
         self._pass_cost[resource] = max(0, cost)

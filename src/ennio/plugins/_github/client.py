@@ -28,6 +28,7 @@ from pydantic import SecretStr
 
 from ennio.core.config import GitHubAppConfig
 from ennio.core.errors import AuthError, EnnioError, InvalidInput, NotFound, PluginError, RateLimited
+from ennio.core.plugins import RateBudget
 from ennio.plugins._github.budget import RateTracker
 from ennio.plugins._github.repo import RepoRef
 from ennio.plugins._github.transport import GitHubTransport, RetryPolicy, Sleep
@@ -202,6 +203,27 @@ class GitHubClient:
         except Exception:
             return True  # unknown: do not claim the repo is missing
         return True
+
+    # ------------------------------------------------------------------ budget
+
+    async def probe_budget(self, repo: RepoRef) -> list[RateBudget]:
+        """The core and GraphQL budgets from ``GET /rate_limit`` (which GitHub does not count), after
+        proving the credentials work (``AuthError``) and that ``repo`` exists for them (``NotFound``)."""
+        async with self.errors("reading the rate limit", repo):
+            resp = await self.gh.rest.rate_limit.async_get()
+        async with self.errors(f"reading the repository {repo.full_name}", repo):
+            await self.gh.rest.repos.async_get(repo.owner, repo.name)
+        resources = resp.parsed_data.resources
+        found: list[RateBudget] = []
+        for name in ("core", "graphql"):
+            window = getattr(resources, name, None)
+            if window is None or not hasattr(window, "remaining"):
+                continue
+            self.tracker.record(name, window.limit, window.remaining, datetime.fromtimestamp(window.reset, UTC))
+            budget = self.tracker.budget(name)
+            if budget is not None:
+                found.append(budget)
+        return found
 
     # ------------------------------------------------------------------ GraphQL
 

@@ -188,6 +188,11 @@ class GitHubSCM:
             q.ADD_REACTION, {"subject": comment.id}, f"reacting to a comment on PR #{pr.number}", repo
         )
 
+    async def probe_budget(self) -> list[RateBudget]:
+        """``ennio doctor``: the budgets left, read without spending them; fails clearly on a bad token or a
+        repository that does not exist."""
+        return await self.client.probe_budget(await self.repo())
+
     def rate_budget(self) -> RateBudget | None:
         return self.client.tracker.tightest(DEFAULT_INTERVAL, self.ctx.clock.now())
 

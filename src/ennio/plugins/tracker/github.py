@@ -21,6 +21,7 @@ from ennio.core.plugins import (
     IssueState,
     PluginContext,
     PluginManifest,
+    RateBudget,
     Slot,
 )
 from ennio.plugins._github.blockers import blocked_by
@@ -63,6 +64,11 @@ class GitHubTracker:
 
     async def close(self) -> None:
         await self.client.close()
+
+    async def probe_budget(self) -> list[RateBudget]:
+        """``ennio doctor``: the budgets left, read without spending them; fails clearly on a bad token or a
+        repository that does not exist."""
+        return await self.client.probe_budget(await self.repo())
 
     # ------------------------------------------------------------------ reading
 

@@ -1,0 +1,80 @@
+"""``ennio spawn --when-unblocked``, queued spawns in ``ennio status`` / ``session list``, ``ennio session cancel``:
+the real console script on a repository whose local issues block one another."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.helpers.ennio_cli import Ran, cli_env, run_ennio, write_config
+from tests.helpers.runtime import tmux_socket_env
+from tests.helpers.sessions_env import branches, tmux_sessions, worktrees
+
+Ennio = Callable[..., Ran]
+
+ISSUES = {
+    "1-schema.md": "---\ntitle: Schema\nstate: open\n---\n\nThe tables.\n",
+    "2-api.md": "---\ntitle: API\nstate: open\nblocked_by: [1]\n---\n\nThe endpoints.\n",
+}
+
+
+@pytest.fixture
+def tmux_socket(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    with tmux_socket_env(monkeypatch) as socket:
+        yield socket
+
+
+@pytest.fixture
+def repo(git_repo: Callable[..., Path]) -> Path:
+    return git_repo("app", files={f".ennio/issues/{name}": text for name, text in ISSUES.items()})
+
+
+@pytest.fixture
+def ennio(tmp_path: Path, data_dir: Path, repo: Path, tmux_socket: str) -> Ennio:
+    work = tmp_path / "work"
+    work.mkdir()
+    write_config(work, data_dir, repo)
+    env = cli_env(tmp_path / "plugins")
+
+    def call(*args: str) -> Ran:
+        return run_ennio(*args, cwd=work, env=env)
+
+    return call
+
+
+def test_a_blocked_issue_is_refused_then_queued_shown_and_cancelled(ennio: Ennio, repo: Path, tmux_socket: str) -> None:
+    refused = ennio("spawn", "app", "--issue", "2")
+    assert refused.code == 4, refused.stderr
+    assert "issue #2 of project 'app' is blocked by #1" in refused.stderr
+    assert "--when-unblocked" in refused.stderr
+    assert branches(repo) == ["main"] and len(worktrees(repo)) == 1 and tmux_sessions(tmux_socket) == []
+
+    queued = ennio("spawn", "app", "--issue", "#2", "--when-unblocked")
+    assert queued.code == 0, queued.stderr
+    assert queued.stdout.startswith("queued q1: issue #2 waits for #1;")
+    assert "ennio session cancel q1" in queued.stdout
+    assert branches(repo) == ["main"] and tmux_sessions(tmux_socket) == []
+
+    status = ennio("status")
+    assert status.code == 0
+    row = next(line for line in status.stdout.splitlines() if line.startswith("q1"))
+    assert row.split()[:5] == ["q1", "app", "#2", "waiting", "#1"]
+    data = ennio("status", "--json").json()
+    assert [(q["id"], q["status"], q["blockers"]) for q in data["queued"]] == [("q1", "waiting", ["1"])]
+    assert any(line.startswith("q1") for line in ennio("session", "list").stdout.splitlines())
+
+    cancelled = ennio("session", "cancel", "q1")
+    assert cancelled.code == 0 and cancelled.stdout.strip() == "cancelled q1 (issue #2)"
+    again = ennio("session", "cancel", "q1")
+    assert again.code == 4 and "q1 is cancelled, so it cannot be cancelled" in again.stderr
+    assert ennio("session", "cancel", "x1").code == 2
+    assert "q1" not in ennio("status").stdout
+    assert ennio("status", "--all", "--json").json()["queued"][0]["status"] == "cancelled"
+
+
+def test_an_unblocked_issue_spawns_at_once_with_the_flag(ennio: Ennio) -> None:
+    spawned = ennio("spawn", "app", "--issue", "1", "--when-unblocked", "--json")
+    assert spawned.code == 0, spawned.stderr
+    assert spawned.json()["id"] == "app-1" and spawned.json()["issue_id"] == "1"
