@@ -1,6 +1,6 @@
 """Start latency of the runtimes against the floor measured in the same run.
 
-Floors are run through the same async runner (``ennio.plugins._proc.run``), so the ratios show what
+Floors are run through the same async runner (``ennio.core.proc.run``), so the ratios show what
 the runtimes add. tmux: ``TmuxRuntime.start`` (exec wrapper, remain-on-exit) vs ``tmux new-session
 -d`` by hand running the same program, on a private tmux server. process: ``ProcessRuntime.start`` (detached pty host,
 reachable over its socket when ``start`` returns) vs starting (and ending) a bare Python interpreter,
@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ennio.core.clock import SystemClock
 from ennio.core.plugins import LaunchSpec, PluginContext, RuntimeHandle
-from ennio.plugins._proc import run
+from ennio.core.proc import run
 from ennio.plugins.runtime.process import ProcessRuntime
 from ennio.plugins.runtime.tmux import TmuxRuntime
 

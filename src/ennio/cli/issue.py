@@ -8,17 +8,15 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Coroutine, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
+from ennio.cli._common import ConfigOption, GroupOptions, JsonOption, ProjectOption, load, reported, run
 from ennio.cli.output import show_help_when_bare
 from ennio.cli.state import state as cli_state
-from ennio.core.errors import EnnioError, InvalidInput
+from ennio.core.errors import InvalidInput
 
 # rich, the plugin Protocols and the services are imported where used: importing them here would
 # slow down every `ennio` command, not only `ennio issue` (see ennio.cli's docstring)
@@ -31,16 +29,6 @@ T = TypeVar("T")
 
 app = typer.Typer(name="issue", help="List, show, create and close the project's issues.")
 
-ProjectOption = Annotated[
-    str | None, typer.Option("--project", "-p", help="Project id (default: the project of the current folder).")
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
-
-
-@dataclass
-class _Options:
-    config: Path | None = None
-
 
 def register(main: typer.Typer) -> None:
     """Add ``ennio issue …`` to the main app."""
@@ -50,43 +38,17 @@ def register(main: typer.Typer) -> None:
 @app.callback(invoke_without_command=True)
 def _issue_group(
     ctx: typer.Context,
-    config: Annotated[
-        Path | None, typer.Option("--config", "-c", help="ennio.yaml to use (default: $ENNIO_CONFIG or found upward).")
-    ] = None,
+    config: ConfigOption = None,
 ) -> None:
     show_help_when_bare(ctx)
-    ctx.obj = _Options(config=config or cli_state.config_path)
-
-
-@contextmanager
-def _reported() -> Iterator[None]:
-    """Errors meant for a person: one line (and a hint), and the error's exit code."""
-    try:
-        yield
-    except EnnioError as exc:
-        from rich.console import Console
-        from rich.text import Text
-
-        err = Console(stderr=True, highlight=False, soft_wrap=True)
-        err.print(Text(f"error: {exc.message}"))
-        if exc.hint:
-            err.print(Text(f"hint: {exc.hint}"))
-        raise typer.Exit(exc.exit_code) from None
+    ctx.obj = GroupOptions(config=config or cli_state.config_path)
 
 
 def _tracker(ctx: typer.Context, project_id: str | None) -> Tracker:
-    from ennio.services.config_loader import load_config
     from ennio.services.trackers import open_tracker, pick_project
 
-    options = ctx.obj if isinstance(ctx.obj, _Options) else _Options()
-    config = load_config(options.config).config
+    config = load(ctx)
     return open_tracker(config, pick_project(config, project_id))
-
-
-def _run(coro: Coroutine[Any, Any, T]) -> T:
-    import asyncio
-
-    return asyncio.run(coro)
 
 
 def _issue_dict(issue: Issue, tracker: Tracker) -> dict[str, Any]:
@@ -127,12 +89,12 @@ def list_issues(
 
     from ennio.core.plugins import IssueQuery, IssueState
 
-    with _reported():
+    with reported():
         if state not in ("open", "closed", "all"):
             raise InvalidInput(f"--state {state!r} is not open, closed or all")
         tracker = _tracker(ctx, project)
         query = IssueQuery(state="all" if state == "all" else IssueState(state), labels=label or [], limit=limit)
-        issues = _run(tracker.list_issues(query))
+        issues = run(tracker.list_issues(query))
     if as_json:
         typer.echo(json.dumps([_issue_dict(i, tracker) for i in issues], indent=2))
         return
@@ -163,9 +125,9 @@ def show_issue(
     """Show one issue."""
     from rich.text import Text
 
-    with _reported():
+    with reported():
         tracker = _tracker(ctx, project)
-        issue = _run(tracker.get_issue(key))
+        issue = run(tracker.get_issue(key))
     if as_json:
         typer.echo(json.dumps(_issue_dict(issue, tracker), indent=2))
         return
@@ -197,7 +159,7 @@ def create_issue(
     """Create an issue and print its number."""
     from rich.text import Text
 
-    with _reported():
+    with reported():
         if body is not None and body_file is not None:
             raise InvalidInput("give --body or --body-file, not both")
         text = body or ""
@@ -207,7 +169,7 @@ def create_issue(
             except (OSError, UnicodeDecodeError) as exc:
                 raise InvalidInput(f"cannot read --body-file {body_file}: {exc}") from None
         tracker = _tracker(ctx, project)
-        issue = _run(tracker.create_issue(title, text, label or []))
+        issue = run(tracker.create_issue(title, text, label or []))
     if as_json:
         typer.echo(json.dumps(_issue_dict(issue, tracker), indent=2))
         return
@@ -224,7 +186,7 @@ def close_issue(
     """Close an issue (optionally with a comment)."""
     from rich.text import Text
 
-    with _reported():
+    with reported():
         tracker = _tracker(ctx, project)
 
         async def close() -> Issue:
@@ -234,5 +196,5 @@ def close_issue(
             await tracker.close_issue(issue.key)
             return issue
 
-        issue = _run(close())
+        issue = run(close())
     _out().print(Text(f"Closed #{issue.key}: {issue.title}"))

@@ -138,7 +138,10 @@ class DefaultsConfig(StrictModel):
     agent: str = Field("claude-code", description="Agent plugin used when a project names none.")
     runtime: str = Field("tmux", description="Runtime plugin used when a project names none.")
     workspace: str = Field("worktree", description="Workspace plugin used when a project names none.")
-    notifiers: list[str] = Field(default_factory=list, description="Notifier names used by default.")
+    notifiers: list[str] = Field(
+        default_factory=list,
+        description="Notifiers told when a deliberate notification (a notify reaction, an escalation) matches no routing rule.",
+    )
 
 
 # --------------------------------------------------------------------------- agents
@@ -351,7 +354,9 @@ class ReactionConfig(StrictModel):
     )
     threshold: Duration | None = Field(None, description="agent-stuck: no activity change for this long.")
     priority: Priority = Field(Priority.ACTION, description="Priority of the notification it sends.")
-    notifiers: list[str] | None = Field(None, description="Notifier names for this reaction (default: routing).")
+    notifiers: list[str] | None = Field(
+        None, description="Notifiers that hear this reaction in addition to those notification_routing picks."
+    )
 
 
 class ReactionOverride(StrictModel):
@@ -364,7 +369,9 @@ class ReactionOverride(StrictModel):
     escalate_after: Duration | None = Field(None, description="Notify a human if the state persists this long.")
     threshold: Duration | None = Field(None, description="agent-stuck: no activity change for this long.")
     priority: Priority | None = Field(None, description="Priority of the notification it sends.")
-    notifiers: list[str] | None = Field(None, description="Notifier names for this reaction.")
+    notifiers: list[str] | None = Field(
+        None, description="Notifiers that hear this reaction in addition to those notification_routing picks."
+    )
 
 
 def _m(minutes: float) -> timedelta:

@@ -99,17 +99,10 @@ class FastReader:
         self, project_id: str | None = None, statuses: Iterable[SessionStatus | str] | None = None
     ) -> list[Session]:
         """Same as ``Database.sessions.list``."""
-        clauses: list[str] = []
-        params: list[object] = []
-        if project_id is not None:
-            clauses.append("project_id = ?")
-            params.append(project_id)
-        if statuses is not None:
-            values = [SessionStatus(s).value for s in statuses]
-            clauses.append(_in("status", values))
-            params.extend(values)
-        sql = _SESSION_SELECT + _where(clauses) + " ORDER BY created_at, id"
-        rows = self._fetch(sql, params)
+        where = _Where()
+        where.equal("project_id", project_id)
+        where.among("status", None if statuses is None else [SessionStatus(s).value for s in statuses])
+        rows = self._fetch(_SESSION_SELECT + where.sql() + " ORDER BY created_at, id", where.params)
         result = []
         for row in rows:
             values_row = list(row)
@@ -133,27 +126,16 @@ class FastReader:
     ) -> list[StoredEvent]:
         """Same as ``Database.events.query``."""
         check_limit(limit)
-        clauses: list[str] = []
-        params: list[object] = []
-        if session_id is not None:
-            clauses.append("session_id = ?")
-            params.append(session_id)
-        if project_id is not None:
-            clauses.append("project_id = ?")
-            params.append(project_id)
-        if types is not None:
-            type_values = [EventType(t).value for t in types]
-            clauses.append(_in("type", type_values))
-            params.extend(type_values)
+        where = _Where()
+        where.equal("session_id", session_id)
+        where.equal("project_id", project_id)
+        where.among("type", None if types is None else [EventType(t).value for t in types])
         if min_priority is not None and Priority(min_priority) is not Priority.INFO:
-            priority_values = priorities_at_least(Priority(min_priority))
-            clauses.append(_in("priority", priority_values))
-            params.extend(priority_values)
+            where.among("priority", priorities_at_least(Priority(min_priority)))
         if after_seq is not None:
-            clauses.append("seq > ?")
-            params.append(after_seq)
-        sql = _EVENT_SELECT + _where(clauses) + (" ORDER BY seq DESC" if newest_first else " ORDER BY seq") + " LIMIT ?"
-        params.append(limit)
+            where.add("seq > ?", after_seq)
+        sql = _EVENT_SELECT + where.sql() + (" ORDER BY seq DESC" if newest_first else " ORDER BY seq") + " LIMIT ?"
+        params = [*where.params, limit]
         result = []
         for seq, event_id, type_, priority, project, session, occurred_at, message, data in self._fetch(sql, params):
             stored = event_from_values(
@@ -175,17 +157,11 @@ class FastReader:
         self, project_id: str | None = None, statuses: Iterable[QueueStatus | str] | None = None
     ) -> list[QueuedSpawn]:
         """Same as ``Database.queue.list``."""
-        clauses: list[str] = []
-        params: list[object] = []
-        if project_id is not None:
-            clauses.append("project_id = ?")
-            params.append(project_id)
-        if statuses is not None:
-            values = [QueueStatus(s).value for s in statuses]
-            clauses.append(_in("status", values))
-            params.extend(values)
+        where = _Where()
+        where.equal("project_id", project_id)
+        where.among("status", None if statuses is None else [QueueStatus(s).value for s in statuses])
         result = []
-        for row in self._fetch(_QUEUE_SELECT + _where(clauses) + " ORDER BY id", params):
+        for row in self._fetch(_QUEUE_SELECT + where.sql() + " ORDER BY id", where.params):
             values_row = dict(zip(_QUEUE_COLUMNS, row, strict=True))
             for name in ("blockers", "request"):
                 values_row[name] = from_sqlite_json(values_row[name])
@@ -209,11 +185,26 @@ class FastReader:
             ) from exc
 
 
-def _in(column: str, values: list[str]) -> str:
-    if not values:
-        return "0"
-    return f"{column} IN ({', '.join('?' * len(values))})"
+class _Where:
+    """A WHERE clause built filter by filter, with its parameters in order."""
 
+    def __init__(self) -> None:
+        self.clauses: list[str] = []
+        self.params: list[object] = []
 
-def _where(clauses: list[str]) -> str:
-    return " WHERE " + " AND ".join(clauses) if clauses else ""
+    def add(self, clause: str, *params: object) -> None:
+        self.clauses.append(clause)
+        self.params.extend(params)
+
+    def equal(self, column: str, value: str | None) -> None:
+        """``column = value``, unless ``value`` is None (no filter)."""
+        if value is not None:
+            self.add(f"{column} = ?", value)
+
+    def among(self, column: str, values: list[str] | None) -> None:
+        """``column IN (values)`` (nothing matches an empty list), unless ``values`` is None (no filter)."""
+        if values is not None:
+            self.add(f"{column} IN ({', '.join('?' * len(values))})" if values else "0", *values)
+
+    def sql(self) -> str:
+        return " WHERE " + " AND ".join(self.clauses) if self.clauses else ""

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Literal
 
 from ennio.core.errors import StorageError
-from ennio.services.paths import database_path
 
 Dialect = Literal["sqlite", "postgresql"]
 
@@ -48,7 +47,7 @@ def redact(url: str) -> str:
 def resolve_url(url: str | None, data_dir: Path) -> DatabaseUrl:
     """The database to use: ``url`` if given, else ``data_dir/ennio.db``."""
     if not url:
-        path = database_path(data_dir)
+        path = data_dir / "ennio.db"
         return DatabaseUrl(f"sqlite+aiosqlite:///{path}", "sqlite", path)
     scheme, sep, rest = url.partition("://")
     scheme = scheme.lower()

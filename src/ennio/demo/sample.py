@@ -13,9 +13,9 @@ import yaml
 from ennio.core.clock import SystemClock
 from ennio.core.config import EnnioConfig, ProjectConfig
 from ennio.core.plugins import PluginContext, Slot, Tracker
+from ennio.core.proc import run
 from ennio.demo.agent import PACE_ENV
 from ennio.demo.tasks import TASKS
-from ennio.plugins._proc import run
 from ennio.services.registry import PluginRegistry, default_registry
 
 PROJECT_ID = "textkit"

@@ -1,1 +1,1 @@
-"""Built-in plugins, one sub-package per slot. Plugins import ``ennio.core`` (and ``ennio.plugins._proc``) only."""
+"""Built-in plugins, one sub-package per slot. Plugins import ``ennio.core`` (and ``ennio.core.proc``) only."""

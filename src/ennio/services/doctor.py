@@ -56,7 +56,7 @@ def _empty(secret: SecretStr | None) -> bool:
 
 
 async def _version(argv: list[str]) -> str:
-    from ennio.plugins._proc import run
+    from ennio.core.proc import run
 
     try:
         result = await run(argv, check=False, timeout=15)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ennio.core.errors import WorkspaceError
 from ennio.core.ids import validate_branch_name
-from ennio.plugins._proc import run
+from ennio.core.proc import run
 
 GIT_TIMEOUT = 30.0
 

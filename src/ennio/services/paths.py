@@ -35,10 +35,6 @@ def instance_id(root: Path) -> str:
     return hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:6]
 
 
-def database_path(root: Path) -> Path:
-    return root / "ennio.db"
-
-
 def workspaces_dir(root: Path) -> Path:
     return root / "workspaces"
 

@@ -17,6 +17,7 @@ from ennio.core.errors import Conflict, RuntimeFailure
 from ennio.core.events import Event, EventType
 from ennio.core.ids import tmux_session_name
 from ennio.core.plugins import ActivityProbe, ActivityReading, Agent, Runtime, RuntimeHandle, WorkspaceInfo
+from ennio.core.proc import pid_running, process_start_time
 from ennio.core.session import ActivityState, Session, SessionStatus
 from ennio.db.database import Database
 from ennio.services.event_log import EventService
@@ -95,21 +96,11 @@ def require_handle(session: Session) -> RuntimeHandle:
     return handle
 
 
-def _proc_stat(pid: int) -> tuple[str, str] | None:
-    """(state, start time in clock ticks) of ``pid`` from /proc, or ``None`` where /proc is missing."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-        return fields[0], fields[19]
-    except (OSError, IndexError):
-        return None
-
-
 def spawner_mark(pid: int | None = None) -> dict[str, Any]:
     """Who is spawning (this process by default): lets a restarted daemon tell an interrupted spawn
     from one still in progress."""
     pid = os.getpid() if pid is None else pid
-    stat = _proc_stat(pid)
-    return {"pid": pid, "host": socket.gethostname(), "start": stat[1] if stat else None}
+    return {"pid": pid, "host": socket.gethostname(), "start": process_start_time(pid)}
 
 
 def spawner_running(session: Session) -> bool:
@@ -123,17 +114,8 @@ def spawner_running(session: Session) -> bool:
     pid = mark.get("pid")
     if not isinstance(pid, int) or pid <= 0 or pid == os.getpid():
         return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    stat = _proc_stat(pid)
-    if stat is None:
-        return True  # no /proc (macOS): the pid exists, trust it
-    state, start = stat
-    return state != "Z" and (mark.get("start") is None or mark.get("start") == start)
+    start = mark.get("start")
+    return pid_running(pid, start if isinstance(start, str) else None)
 
 
 async def read_activity(

@@ -21,6 +21,7 @@ from ennio.core.errors import Conflict, EnnioError, InvalidInput, NotFound, Unsa
 from ennio.core.events import Event, EventType
 from ennio.core.ids import validate_id
 from ennio.core.plugins import ActivityReading, AgentContext, LaunchSpec, PluginContext, SendResult
+from ennio.core.rollback import Rollback
 from ennio.core.session import ActivityState, Session, SessionStatus, can_transition
 from ennio.db.database import Database
 from ennio.db.records import OPEN_QUEUE_STATUSES, QueuedSpawn
@@ -41,7 +42,7 @@ from ennio.services.session_env import (
     workspace_info,
 )
 from ennio.services.session_plugins import SessionPlugins, preflight
-from ennio.services.spawn import Progress, Rollback, Spawner, SpawnRequest, project_rules, write_agent_files
+from ennio.services.spawn import Progress, Spawner, SpawnRequest, project_rules, write_agent_files
 from ennio.services.spawn_queue import SpawnQueue
 
 log = logging.getLogger("ennio.sessions")
@@ -389,7 +390,7 @@ class SessionManager:
                 log_path=logs_dir(env.data_dir) / "sessions" / f"{session.id}.log",
             )
         )
-        rollback = Rollback()
+        rollback = Rollback(log, "restore rollback")
         rollback.add(f"stop the agent {new_handle.id}", lambda: runtime.destroy(new_handle))
         try:
             metadata = {**session.metadata, META_RESUME_ID: launch.resume_id or resume_id}

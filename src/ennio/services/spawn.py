@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,7 @@ from ennio.core.plugins import (
     WorkspaceSpec,
 )
 from ennio.core.prompt import compose_prompt, compose_rules
+from ennio.core.rollback import Rollback
 from ennio.core.session import ActivityState, Session, SessionStatus
 from ennio.services.blockers import Blocked, open_blockers
 from ennio.services.issue_refs import check_ref_fits, issue_display
@@ -75,24 +76,6 @@ class SpawnRequest:
     #: refuse (``Blocked``) when the issue has unfinished blockers; the spawn queue turns it off once
     #: it has seen them finished
     check_blockers: bool = True
-
-
-class Rollback:
-    """Undo steps, run in reverse; a failing step is logged and the others still run."""
-
-    def __init__(self) -> None:
-        self._steps: list[tuple[str, Callable[[], Awaitable[Any]]]] = []
-
-    def add(self, what: str, step: Callable[[], Awaitable[Any]]) -> None:
-        self._steps.append((what, step))
-
-    async def run(self) -> None:
-        for what, step in reversed(self._steps):
-            try:
-                await step()
-            except Exception:
-                log.warning("spawn rollback: could not %s", what, exc_info=True)
-        self._steps.clear()
 
 
 class Spawner:
@@ -169,7 +152,7 @@ class Spawner:
         session = await env.db.sessions.insert_new(project.pid, project.prefix, build, live_limit=project.max_sessions)
         session_id, prompt = session.id, session.prompt or ""
         branch = session.branch or ""
-        rollback = Rollback()
+        rollback = Rollback(log, "spawn rollback")
         rollback.add(f"delete session row {session_id}", lambda: env.db.sessions.delete(session_id))
         try:
             say(f"creating the workspace on branch {branch}")

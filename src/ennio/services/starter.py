@@ -49,7 +49,7 @@ def github_repo_from_url(url: str) -> str | None:
 
 async def detect_repo(cwd: Path) -> RepoInfo | None:
     """The git repository containing ``cwd``, its origin and default branch; ``None`` outside one."""
-    from ennio.plugins._proc import run
+    from ennio.core.proc import run
 
     async def git(*args: str) -> str | None:
         result = await run(["git", *args], cwd=cwd, check=False, timeout=20)

@@ -8,7 +8,7 @@ missing or wrong signature, 400 for a malformed body — nothing is done in the 
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
@@ -51,6 +51,18 @@ async def read_body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
+async def _deliver(request: Request, provider: Literal["github", "linear"]) -> JSONResponse:
+    """Hand the delivery to the receiver; a bad signature is 401, counted as refused."""
+    body = await read_body(request)
+    handle = receiver(request).github if provider == "github" else receiver(request).linear
+    try:
+        result = await handle(request.headers, body)
+    except AuthError as exc:
+        request.app.state.metrics.webhooks.labels(provider, "refused").inc()
+        raise Unauthorized(exc.message, hint=exc.hint) from None
+    return _answer(result, request)
+
+
 def _answer(result: WebhookResult, request: Request) -> JSONResponse:
     request.app.state.metrics.webhooks.labels(result.provider, result.outcome).inc()
     body = WebhookOut(
@@ -78,13 +90,7 @@ async def github(
     x_github_event: Annotated[str | None, Header(description="pull_request, check_run, issues …")] = None,
     x_github_delivery: Annotated[str | None, Header(description="Unique id of the delivery")] = None,
 ) -> JSONResponse:
-    body = await read_body(request)
-    try:
-        result = await receiver(request).github(request.headers, body)
-    except AuthError as exc:
-        request.app.state.metrics.webhooks.labels("github", "refused").inc()
-        raise Unauthorized(exc.message, hint=exc.hint) from None
-    return _answer(result, request)
+    return await _deliver(request, "github")
 
 
 @router.post(
@@ -100,10 +106,4 @@ async def linear(
     linear_signature: Annotated[str | None, Header(description="hex HMAC-SHA256 of the body")] = None,
     linear_delivery: Annotated[str | None, Header(description="Unique id of the delivery")] = None,
 ) -> JSONResponse:
-    body = await read_body(request)
-    try:
-        result = await receiver(request).linear(request.headers, body)
-    except AuthError as exc:
-        request.app.state.metrics.webhooks.labels("linear", "refused").inc()
-        raise Unauthorized(exc.message, hint=exc.hint) from None
-    return _answer(result, request)
+    return await _deliver(request, "linear")

@@ -9,9 +9,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from ennio.core import proc as _proc
 from ennio.core.config import ProjectConfig
 from ennio.core.errors import ConfigError
-from ennio.plugins import _proc
 
 _NAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,100}")
 # https://host/owner/repo(.git), ssh://git@host(:port)/owner/repo(.git), git@host:owner/repo(.git)

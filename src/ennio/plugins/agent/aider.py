@@ -25,7 +25,6 @@ from ennio.core.plugins import (
     ActivityReading,
     AgentContext,
     AgentLaunch,
-    PluginContext,
     PluginManifest,
     Slot,
     Usage,
@@ -124,9 +123,6 @@ class AiderAgent(AgentBase):
     )
     executable: ClassVar[str] = "aider"
     install_hint: ClassVar[str] = "pipx install aider-chat  (or: pip install aider-chat)"
-
-    def __init__(self, ctx: PluginContext) -> None:
-        super().__init__(ctx)
 
     # ------------------------------------------------------------------ command lines
 

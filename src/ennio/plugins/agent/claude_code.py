@@ -11,7 +11,6 @@ usage), and the screen's spinner and input box as the fallback.
 from __future__ import annotations
 
 import json
-import os
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from ennio.core.plugins import (
     Slot,
     Usage,
 )
+from ennio.core.proc import pid_running
 from ennio.core.session import ActivityState
 from ennio.plugins.agent import _screen
 from ennio.plugins.agent._base import AgentBase, Signal
@@ -190,7 +190,7 @@ class ClaudeCodeAgent(AgentBase):
                 pass
             elif data.get("cwd") != workspace:
                 continue
-            live = _pid_alive(data.get("pid"))
+            live = pid_running(data.get("pid"))
             rank = (live, float(data.get("startedAt") or 0), data)
             if best is None or rank[:2] > best[:2]:
                 best = rank
@@ -335,15 +335,3 @@ def _last_api_error(entries: list[dict[str, Any]]) -> str | None:
 def _latest(*times: datetime | None) -> datetime | None:
     known = [t for t in times if t is not None]
     return max(known) if known else None
-
-
-def _pid_alive(pid: object) -> bool:
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -25,7 +25,6 @@ from ennio.core.plugins import (
     ActivityReading,
     AgentContext,
     AgentLaunch,
-    PluginContext,
     PluginManifest,
     Slot,
     Usage,
@@ -60,9 +59,6 @@ class OpenCodeAgent(AgentBase):
     )
     executable: ClassVar[str] = "opencode"
     install_hint: ClassVar[str] = "npm install -g opencode-ai"
-
-    def __init__(self, ctx: PluginContext) -> None:
-        super().__init__(ctx)
 
     # ------------------------------------------------------------------ command lines
 

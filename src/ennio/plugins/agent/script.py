@@ -34,7 +34,6 @@ from ennio.core.plugins import (
     ActivityReading,
     AgentContext,
     AgentLaunch,
-    PluginContext,
     PluginManifest,
     PromptDelivery,
     Slot,
@@ -66,9 +65,6 @@ class ScriptAgent(AgentBase):
     )
     executable: ClassVar[str] = "sh"
     install_hint: ClassVar[str] = "set agent_config.command to the program to run"
-
-    def __init__(self, ctx: PluginContext) -> None:
-        super().__init__(ctx)
 
     # ------------------------------------------------------------------ command lines
 

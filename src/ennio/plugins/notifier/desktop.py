@@ -18,7 +18,7 @@ from ennio.core.config import DesktopNotifierConfig
 from ennio.core.errors import MissingTool, NotifierError
 from ennio.core.events import Priority
 from ennio.core.plugins import Notification, PluginContext, PluginManifest, Slot
-from ennio.plugins._proc import run
+from ennio.core.proc import run
 from ennio.plugins.notifier._format import plain_text
 
 log = logging.getLogger("ennio.notifier.desktop")

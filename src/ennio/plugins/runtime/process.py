@@ -29,9 +29,9 @@ from typing import Any, ClassVar
 
 from ennio.core.errors import Conflict, RuntimeFailure
 from ennio.core.plugins import LaunchSpec, PluginContext, PluginManifest, RuntimeHandle, SendResult, Slot
+from ennio.core.proc import pid_running, process_start_time
 from ennio.plugins.runtime._spec import check_name, check_spec
 from ennio.plugins.runtime._text import clean_input, strip_terminal
-from ennio.plugins.runtime.ptyhost import process_start_time
 
 #: the longest unix socket path that binds everywhere (Linux allows 107 bytes, macOS 103)
 _SOCKET_PATH_MAX = 100
@@ -224,7 +224,7 @@ class ProcessRuntime:
     async def _wait_host_gone(self, host_pid: int) -> None:
         """Until the host has exited (it does within moments of its agent), at most 5 s."""
         deadline = time.monotonic() + 5.0
-        while _pid_exists(host_pid) and time.monotonic() < deadline:  # noqa: ASYNC110 - not our child
+        while pid_running(host_pid) and time.monotonic() < deadline:  # noqa: ASYNC110 - not our child
             await asyncio.sleep(0.02)
 
     async def list_alive(self, prefix: str) -> list[str]:
@@ -294,21 +294,4 @@ def _read_tail(path: Path, size: int) -> str:
 
 def _same_process(pid: int, start: object) -> bool:
     """Whether ``pid`` still runs and is the process that started at ``start`` (not a reused pid)."""
-    return pid > 0 and process_start_time(pid) == start and _pid_exists(pid)
-
-
-def _pid_exists(pid: int) -> bool:
-    """Whether ``pid`` runs (a zombie waiting for init to reap it counts as gone)."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
-    except (OSError, IndexError):
-        return True
-    return state != "Z"
+    return pid > 0 and process_start_time(pid) == start and pid_running(pid)

@@ -28,6 +28,8 @@ import time
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from ennio.core.proc import process_start_time
+
 PASTE_START = b"\x1b[200~"
 PASTE_END = b"\x1b[201~"
 _PASTE_ON = b"\x1b[?2004h"
@@ -42,15 +44,6 @@ def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         json.dump(data, fh)
     os.replace(tmp, path)
-
-
-def process_start_time(pid: int) -> str | None:
-    """The kernel's start time of ``pid`` (Linux), to tell a process from a later one with its pid."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat.rpartition(")")[2].split()[19]
 
 
 class Host:

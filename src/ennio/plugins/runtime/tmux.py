@@ -31,7 +31,7 @@ from typing import ClassVar
 from ennio.core.config import ProjectConfig
 from ennio.core.errors import Conflict, InvalidId, RuntimeFailure
 from ennio.core.plugins import LaunchSpec, PluginContext, PluginManifest, RuntimeHandle, SendResult, Slot
-from ennio.plugins._proc import Completed, require, run, tail
+from ennio.core.proc import Completed, require, run, tail
 from ennio.plugins.runtime import _tmux_exec
 from ennio.plugins.runtime._spec import check_name, check_spec
 from ennio.plugins.runtime._text import clean_input

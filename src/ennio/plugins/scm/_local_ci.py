@@ -25,6 +25,7 @@ from ennio.core.clock import Clock
 from ennio.core.durations import format_duration
 from ennio.core.errors import EnnioError, SCMError
 from ennio.core.plugins import CIState, PluginStore
+from ennio.core.proc import pid_running
 from ennio.plugins.scm import _local_git as g
 from ennio.plugins.scm._local_docs import NAMESPACE, CIRun, Keys, parse_time, timestamp
 
@@ -53,16 +54,6 @@ class Outcome:
 def _kill_group(pid: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def read_tail(path: Path, limit: int = LOG_LIMIT) -> tuple[str, bool]:
@@ -163,7 +154,7 @@ class CIScheduler:
             return False
         host, pid = run.owner.get("host"), run.owner.get("pid")
         if host == _HOST and isinstance(pid, int):
-            return pid == os.getpid() or not _pid_alive(pid)
+            return pid == os.getpid() or not pid_running(pid)
         since = parse_time(run.started_at or run.claimed_at)
         return since is None or self.clock.now() - since > self.timeout + FOREIGN_GRACE
 
@@ -275,7 +266,7 @@ class CIScheduler:
             if entry == logs or len(parts) != 4 or not parts[2].isdigit():
                 continue
             pid, token = int(parts[2]), parts[3]
-            if (pid == os.getpid() and token in _LIVE) or (pid != os.getpid() and _pid_alive(pid)):
+            if (pid == os.getpid() and token in _LIVE) or (pid != os.getpid() and pid_running(pid)):
                 continue
             if entry.is_dir():
                 log.info("removing the CI checkout %s left by an interrupted run", entry)

@@ -1,6 +1,6 @@
 """The git side of the local SCM: branch heads, trial merges, merging, CI checkouts, pushing.
 
-Every call is an argv list through :func:`ennio.plugins._proc.run`; branch names are validated and
+Every call is an argv list through :func:`ennio.core.proc.run`; branch names are validated and
 commit ids checked to be full ids by the caller before they get here. Needs git ≥ 2.38
 (``merge-tree --write-tree``).
 """
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ennio.core.errors import SCMError
-from ennio.plugins._proc import Completed, run, tail
+from ennio.core.proc import Completed, run, tail
 
 _GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
 #: variables a caller's environment (a git hook, a shell inside a worktree) may leak into ours

@@ -18,6 +18,7 @@ from typing import Any, ClassVar, Literal, cast
 
 from githubkit.utils import UNSET
 
+from ennio.core import proc as _proc
 from ennio.core.config import ProjectConfig
 from ennio.core.errors import Conflict, InvalidInput, NotFound, SCMError
 from ennio.core.ids import validate_branch_name
@@ -34,7 +35,6 @@ from ennio.core.plugins import (
     ReviewComment,
     Slot,
 )
-from ennio.plugins import _proc
 from ennio.plugins._github import pr_queries as q
 from ennio.plugins._github.client import GitHubClient, GraphQLResult
 from ennio.plugins._github.repo import RepoRef, resolve_repo

@@ -21,6 +21,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, ClassVar
 
 from ennio import __version__
+from ennio.core import proc as _proc
 from ennio.core.config import LocalSCMConfig, ProjectConfig
 from ennio.core.errors import Conflict, InvalidInput, NotFound, SCMError
 from ennio.core.ids import validate_branch_name
@@ -38,7 +39,6 @@ from ennio.core.plugins import (
     ReviewComment,
     Slot,
 )
-from ennio.plugins import _proc
 from ennio.plugins.scm import _local_git as g
 from ennio.plugins.scm import _local_review as rv
 from ennio.plugins.scm._local_ci import CHECK_NAME, CIScheduler

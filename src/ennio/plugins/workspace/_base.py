@@ -12,7 +12,6 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -21,6 +20,7 @@ from ennio.core.config import ProjectConfig
 from ennio.core.errors import Conflict, NotFound, UnsafeToDestroy, WorkspaceError
 from ennio.core.ids import validate_branch_name, validate_id
 from ennio.core.plugins import PluginContext, PluginManifest, WorkspaceInfo, WorkspaceSpec
+from ennio.core.rollback import Rollback
 from ennio.plugins.workspace import _git
 from ennio.plugins.workspace._prepare import link_and_copy, run_post_create
 
@@ -50,24 +50,6 @@ class Plan:
     @property
     def branch(self) -> str:
         return self.spec.branch
-
-
-class Undo:
-    """Undo steps of a half-made workspace, run in reverse; a failing step is logged, not raised."""
-
-    def __init__(self) -> None:
-        self._steps: list[tuple[str, Callable[[], Awaitable[None]]]] = []
-
-    def add(self, what: str, step: Callable[[], Awaitable[None]]) -> None:
-        self._steps.append((what, step))
-
-    async def run(self) -> None:
-        for what, step in reversed(self._steps):
-            try:
-                await step()
-            except Exception:
-                log.warning("rollback: could not %s", what, exc_info=True)
-        self._steps.clear()
 
 
 async def remove_tree(path: Path) -> None:
@@ -122,7 +104,7 @@ class GitWorkspace:
         validate_branch_name(spec.branch)
         _git.require_git()
         repo = await self._open_repo(spec.project.path)
-        undo = Undo()
+        undo = Rollback(log)
         try:
             async with self._lock(repo.path):
                 path = self._target(spec, repo)
@@ -150,7 +132,7 @@ class GitWorkspace:
             path=path, branch=spec.branch, base_branch=spec.project.default_branch, kind=self.kind, data=data
         )
 
-    async def _rollback(self, repo: Path, undo: Undo) -> None:
+    async def _rollback(self, repo: Path, undo: Rollback) -> None:
         async with self._lock(repo):
             await undo.run()
 
@@ -236,7 +218,7 @@ class GitWorkspace:
                 return sibling
         return None
 
-    async def _make(self, plan: Plan, undo: Undo) -> None:
+    async def _make(self, plan: Plan, undo: Rollback) -> None:
         """Create the folder on its branch, registering undo steps before each change."""
         raise NotImplementedError
 

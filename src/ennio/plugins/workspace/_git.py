@@ -1,6 +1,6 @@
 """The git commands and queries both workspace kinds share.
 
-Every call goes through :func:`ennio.plugins._proc.run` as an argv list, with prompts disabled
+Every call goes through :func:`ennio.core.proc.run` as an argv list, with prompts disabled
 (a fetch that needs a password fails instead of hanging) and messages in English (so errors read
 the same everywhere). Names reaching git are validated by the caller first.
 """
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ennio.core.errors import InvalidId, NotFound, WorkspaceError
-from ennio.plugins._proc import Completed, require, run, tail
+from ennio.core.proc import Completed, require, run, tail
 
 GIT_INSTALL_HINT = (
     "install git: `apt-get install git` (Debian/Ubuntu), `dnf install git`, or `brew install git` (macOS)"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ennio.core.config import ProjectConfig
 from ennio.core.errors import MissingTool, WorkspaceError
-from ennio.plugins._proc import run, tail
+from ennio.core.proc import run, tail
 
 log = logging.getLogger("ennio.workspace")
 

@@ -20,8 +20,9 @@ from ennio import __version__
 from ennio.core.config import ProjectConfig
 from ennio.core.errors import WorkspaceError
 from ennio.core.plugins import PluginManifest, Slot, WorkspaceInfo
+from ennio.core.rollback import Rollback
 from ennio.plugins.workspace import _git
-from ennio.plugins.workspace._base import GitWorkspace, Plan, Undo, remove_tree
+from ennio.plugins.workspace._base import GitWorkspace, Plan, remove_tree
 
 CLONE_TIMEOUT = 600.0
 
@@ -36,7 +37,7 @@ class CloneWorkspace(GitWorkspace):
     kind: ClassVar[str] = "clone"
     owns_stash: ClassVar[bool] = True
 
-    async def _make(self, plan: Plan, undo: Undo) -> None:
+    async def _make(self, plan: Plan, undo: Rollback) -> None:
         repo, path, branch = plan.repo, plan.path, plan.branch
         undo.add(f"remove clone {path}", lambda: remove_tree(path))
         await _git.git(

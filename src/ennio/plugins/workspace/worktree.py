@@ -18,9 +18,10 @@ from ennio import __version__
 from ennio.core.config import ProjectConfig
 from ennio.core.errors import WorkspaceError
 from ennio.core.plugins import PluginManifest, Slot, WorkspaceInfo
-from ennio.plugins._proc import tail
+from ennio.core.proc import tail
+from ennio.core.rollback import Rollback
 from ennio.plugins.workspace import _git
-from ennio.plugins.workspace._base import GitWorkspace, Plan, Undo, remove_tree
+from ennio.plugins.workspace._base import GitWorkspace, Plan, remove_tree
 
 
 class WorktreeWorkspace(GitWorkspace):
@@ -32,7 +33,7 @@ class WorktreeWorkspace(GitWorkspace):
     )
     kind: ClassVar[str] = "worktree"
 
-    async def _make(self, plan: Plan, undo: Undo) -> None:
+    async def _make(self, plan: Plan, undo: Rollback) -> None:
         repo, path, branch = plan.repo.path, plan.path, plan.branch
         if plan.mode == "local":
             args = [str(path), branch]

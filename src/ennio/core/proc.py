@@ -1,4 +1,4 @@
-"""Running external programs (git, tmux, agent CLIs) for plugins: argv lists only, never a shell.
+"""Running external programs (git, tmux, agent CLIs) for plugins and services: argv lists only, never a shell.
 
 Every command is logged with its argv (secrets belong in the environment, not in argv), has a
 timeout, and failures come back as the plugin's own error type carrying the command's stderr.
@@ -106,3 +106,37 @@ def require(program: str, install_hint: str) -> str:
     if found is None:
         raise MissingTool(f"{program} is not installed (or not on PATH)", hint=install_hint)
     return found
+
+
+def process_start_time(pid: int) -> str | None:
+    """The kernel's start time of ``pid`` (Linux ``/proc``), which tells a process from a later one
+    given the same pid; ``None`` where it cannot be read."""
+    stat = _proc_stat(pid)
+    return stat[1] if stat else None
+
+
+def pid_running(pid: object, start: str | None = None) -> bool:
+    """Whether process ``pid`` runs. A zombie (dead, not yet reaped) counts as gone, and so, when
+    ``start`` (from :func:`process_start_time`) is given, does a pid now used by another process."""
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # it exists, under another user
+    stat = _proc_stat(pid)
+    if stat is None:
+        return True  # no /proc (macOS): the pid exists, trust it
+    state, started = stat
+    return state != "Z" and (start is None or start == started)
+
+
+def _proc_stat(pid: int) -> tuple[str, str] | None:
+    """(state, start time in clock ticks) of ``pid`` from /proc, or ``None``."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        return fields[0], fields[19]
+    except (OSError, IndexError):
+        return None
