@@ -78,3 +78,20 @@ def test_an_unblocked_issue_spawns_at_once_with_the_flag(ennio: Ennio) -> None:
     spawned = ennio("spawn", "app", "--issue", "1", "--when-unblocked", "--json")
     assert spawned.code == 0, spawned.stderr
     assert spawned.json()["id"] == "app-1" and spawned.json()["issue_id"] == "1"
+
+
+def test_batch_spawn_queues_the_blocked_issues_with_the_flag(ennio: Ennio, repo: Path, tmux_socket: str) -> None:
+    refused = ennio("batch-spawn", "app", "--issue", "2")
+    assert refused.code == 1
+    assert "2: issue #2 of project 'app' is blocked by #1" in refused.stderr
+    assert ennio("status", "--json").json()["queued"] == []
+
+    both = ennio("batch-spawn", "app", "--issue", "1", "--issue", "2", "--when-unblocked")
+    assert both.code == 0, both.stderr
+    assert "1: spawned app-1 on feat/1-schema" in both.stdout
+    assert "2: queued q1, waiting for #1" in both.stdout
+    assert len(tmux_sessions(tmux_socket)) == 1
+
+    items = {i["issue"]: i for i in ennio("batch-spawn", "app", "--issue", "2", "--when-unblocked", "--json").json()}
+    assert items["2"]["session"] is None and items["2"]["queued"] is None
+    assert "already queued as q1" in items["2"]["error"]["message"]

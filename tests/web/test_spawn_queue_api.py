@@ -46,6 +46,14 @@ async def test_queued_spawns_survive_a_restart_and_are_released(forge_daemon_fac
             assert response.json()["status"] == "waiting"
             ids.append(response.json()["id"])
         assert [q["id"] for q in await queue(forge, everything=False)] == ids
+        extra = github.add_issue(REPO, "Extra", f"blocked by #{schema.number}")
+        body = {"project": "widgets", "issues": [f"#{extra.number}"], "when_unblocked": True}
+        batch = await forge.http.post("/api/v1/sessions/batch", json=body)
+        assert batch.status_code == 200, batch.text
+        [item] = batch.json()
+        assert item["session"] is None and item["error"] is None
+        assert (item["queued"]["status"], item["queued"]["blockers"]) == ("waiting", [str(schema.number)])
+        assert (await forge.http.post(f"/api/v1/queue/{item['queued']['id']}/cancel")).status_code == 200
         missing = await forge.http.post("/api/v1/queue/q999/cancel")
         assert missing.status_code == 404
         assert (await forge.http.post("/api/v1/queue/nope/cancel")).status_code == 400

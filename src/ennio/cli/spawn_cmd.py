@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from ennio.db.records import QueuedSpawn
 
 ProjectArg = Annotated[str, typer.Argument(help="Project id (see `ennio config show`).", show_default=False)]
 AgentOpt = Annotated[str | None, typer.Option("--agent", "-a", help="Agent plugin (default: the project's).")]
 RuntimeOpt = Annotated[str | None, typer.Option("--runtime", "-r", help="Runtime plugin (default: the project's).")]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+WhenUnblockedOpt = Annotated[
+    bool,
+    typer.Option(
+        "--when-unblocked",
+        help="If an issue is blocked by unfinished issues, queue its spawn until they are closed or merged.",
+    ),
+]
 
 
 def spawn(
@@ -24,13 +34,7 @@ def spawn(
     agent: AgentOpt = None,
     runtime: RuntimeOpt = None,
     reuse_branch: Annotated[bool, typer.Option("--reuse-branch", help="Work on the branch even if it exists.")] = False,
-    when_unblocked: Annotated[
-        bool,
-        typer.Option(
-            "--when-unblocked",
-            help="If the issue is blocked by unfinished issues, queue the spawn until they are closed or merged.",
-        ),
-    ] = False,
+    when_unblocked: WhenUnblockedOpt = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Start an agent in its own worktree and terminal, on an issue or a prompt."""
@@ -55,9 +59,8 @@ def spawn(
         if as_json:
             print_json(made.to_dict())
             return
-        waits = ", ".join(f"#{b}" if b.isdigit() else b for b in made.blockers)
         console().print(
-            f"queued {made.qid}: issue {issue} waits for {waits}; the daemon spawns it once they are closed "
+            f"queued {made.qid}: issue {issue} waits for {_blockers(made)}; the daemon spawns it once they are closed "
             f"or their PRs merge\ncancel with `ennio session cancel {made.qid}`",
             markup=False,
         )
@@ -80,6 +83,7 @@ def batch_spawn(
     agent: AgentOpt = None,
     runtime: RuntimeOpt = None,
     concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=32, help="Spawns at once.")] = 4,
+    when_unblocked: WhenUnblockedOpt = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Start one agent per issue, several at once; report each one."""
@@ -89,7 +93,14 @@ def batch_spawn(
     with progress_shown(f"spawning {len(issues)} sessions in {project}") as step:
         items = run_with_services(
             lambda s: s.sessions.batch_spawn(
-                project, issues, prompt=prompt, agent=agent, runtime=runtime, concurrency=concurrency, progress=step
+                project,
+                issues,
+                prompt=prompt,
+                agent=agent,
+                runtime=runtime,
+                concurrency=concurrency,
+                when_unblocked=when_unblocked,
+                progress=step,
             )
         )
     failed = [i for i in items if i.error is not None]
@@ -100,8 +111,14 @@ def batch_spawn(
         for item in items:
             if item.session is not None:
                 out.print(f"{item.issue}: spawned {item.session.id} on {item.session.branch}", markup=False)
+            elif item.queued is not None:
+                out.print(f"{item.issue}: queued {item.queued.qid}, waiting for {_blockers(item.queued)}", markup=False)
         for item in failed:
             assert item.error is not None
             print_error(f"{item.issue}: {item.error.message}", item.error.hint)
     if failed:
         raise typer.Exit(1)
+
+
+def _blockers(queued: QueuedSpawn) -> str:
+    return ", ".join(f"#{b}" if b.isdigit() else b for b in queued.blockers)

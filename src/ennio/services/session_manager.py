@@ -53,17 +53,19 @@ BATCH_CONCURRENCY = 4
 
 @dataclass(slots=True)
 class BatchItem:
-    """One issue of a batch spawn: the session made, or why not."""
+    """One issue of a batch spawn: the session made, the queued spawn (``when_unblocked``), or why not."""
 
     issue: str
     session: Session | None = None
     error: EnnioError | None = None
+    queued: QueuedSpawn | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "issue": self.issue,
             "session": self.session.model_dump(mode="json") if self.session else None,
             "error": self.error.to_dict() if self.error else None,
+            "queued": self.queued.to_dict() if self.queued else None,
         }
 
 
@@ -188,9 +190,11 @@ class SessionManager:
         agent: str | None = None,
         runtime: str | None = None,
         concurrency: int = BATCH_CONCURRENCY,
+        when_unblocked: bool = False,
         progress: Progress | None = None,
     ) -> list[BatchItem]:
-        """One session per issue, ``concurrency`` at a time; each item has its session or its error."""
+        """One session per issue, ``concurrency`` at a time; each item has its session or its error (or, with
+        ``when_unblocked``, the queued spawn of an issue that is still blocked)."""
         if not issues:
             raise InvalidInput("no issues given", hint="pass --issue at least once")
         if concurrency < 1:
@@ -203,12 +207,18 @@ class SessionManager:
                 return BatchItem(issue, error=InvalidInput(f"issue {issue!r} is given more than once"))
             seen.add(issue)
             async with gate:
+                spawn = self.spawn_or_queue if when_unblocked else self.spawn
                 try:
-                    session = await self.spawn(project_id, issue=issue, prompt=prompt, agent=agent, runtime=runtime)
+                    made = await spawn(project_id, issue=issue, prompt=prompt, agent=agent, runtime=runtime)
                 except EnnioError as exc:
                     if progress:
                         progress(f"{issue}: {exc.message}")
                     return BatchItem(issue, error=exc)
+                if not isinstance(made, Session):
+                    if progress:
+                        progress(f"{issue}: queued {made.qid}")
+                    return BatchItem(issue, queued=made)
+                session = made
                 if progress:
                     progress(f"{issue}: spawned {session.id}")
                 return BatchItem(issue, session=session)

@@ -111,6 +111,7 @@ async def batch_spawn(request: Request, body: BatchSpawnBody) -> list[BatchItemO
         agent=body.agent,
         runtime=body.runtime,
         concurrency=body.concurrency,
+        when_unblocked=body.when_unblocked,
     )
     return [BatchItemOut.model_validate(item.to_dict()) for item in items]
 

@@ -45,6 +45,7 @@ class BatchSpawnBody(Body):
     agent: str | None = None
     runtime: str | None = None
     concurrency: int = Field(4, ge=1, le=32, description="Spawns running at once.")
+    when_unblocked: bool = Field(False, description="Queue a blocked issue's spawn until its blockers are finished.")
 
 
 class SendBody(Body):
@@ -98,6 +99,9 @@ class BatchItemOut(BaseModel):
     issue: str
     session: Session | None
     error: ErrorBody | None
+    queued: QueuedSpawnOut | None = Field(
+        None, description="With when_unblocked: the spawn queued for a blocked issue."
+    )
 
 
 class CleanupItemOut(BaseModel):
