@@ -6,6 +6,7 @@ import asyncio
 import os
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -465,6 +466,60 @@ async def test_merge_happens_in_the_linked_worktree_that_has_the_default_branch(
     await scm.merge(pr)
     assert (main_wt / "work" / "feat_1-done.txt").read_text() == "pass"
     assert git(main_wt, "rev-parse", "HEAD") == git(rig.repo, "rev-parse", "main")
+
+
+@sqlite_only
+async def test_merges_into_one_checkout_from_two_scms_at_once_both_land(rig: LocalRig) -> None:
+    # two LocalSCMs stand for the daemon and a CLI: without the merge lock their `git merge` runs fight over
+    # the checkout's index and the loser's `merge --abort` can undo the winner's merge
+    first, second = rig.make(), rig.make()
+    prs = [await open_for(first, rig.repo, f"feat/{n}-part") for n in range(1, 5)]
+    before = git(rig.repo, "rev-parse", "main")
+    scms = [first, second, first, second]
+    await asyncio.gather(*(scm.merge(pr) for scm, pr in zip(scms, prs, strict=True)))
+    for n, pr in enumerate(prs, 1):
+        assert (await first.get_pr(pr.number)).state is PRState.MERGED
+        assert (rig.repo / "work" / f"feat_{n}-part.txt").read_text() == "pass"
+    assert git(rig.repo, "rev-list", "--count", "--merges", f"{before}..main") == "4"
+    assert git(rig.repo, "status", "--porcelain", "--untracked-files=no") == ""
+
+
+@sqlite_only
+async def test_a_merge_waits_for_another_process_merging_into_the_same_repository(
+    rig: LocalRig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scm = rig.make()
+    pr = await open_for(scm, rig.repo, "feat/1-done")
+    before = git(rig.repo, "rev-parse", "main")
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, sys; f = open(sys.argv[1], 'a'); fcntl.flock(f, fcntl.LOCK_EX); print('held', flush=True);"
+            " sys.stdin.read()",
+            str(rig.repo / ".git" / "ennio-merge.lock"),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        monkeypatch.setattr(LocalSCM, "merge_lock_timeout", 0.5)
+        with pytest.raises(Conflict, match=r"another merge into .* has been running for over 0.5s"):
+            await scm.merge(pr)
+        assert git(rig.repo, "rev-parse", "main") == before
+        assert (await scm.get_pr(pr.number)).state is PRState.OPEN
+        monkeypatch.setattr(LocalSCM, "merge_lock_timeout", 60.0)
+        waiting = asyncio.create_task(scm.merge(pr))
+        assert holder.stdin is not None
+        holder.stdin.close()  # the other process finishes: its lock goes with it
+        await asyncio.wait_for(waiting, 60)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert (await scm.get_pr(pr.number)).state is PRState.MERGED
+    assert git(rig.repo, "rev-parse", "main") != before
 
 
 @sqlite_only

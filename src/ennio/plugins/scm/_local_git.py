@@ -8,13 +8,16 @@ commit ids checked to be full ids by the caller before they get here. Needs git 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import shutil
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ennio.core.errors import SCMError
+from ennio.core.errors import Conflict, SCMError
 from ennio.core.proc import Completed, run, tail
 
 _GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
@@ -208,6 +211,34 @@ async def remove_checkout(repo: Path, path: Path) -> None:
 
 
 # --------------------------------------------------------------------------- writing
+
+#: file in the repository's common git folder whose flock makes merges into it one at a time
+MERGE_LOCK_FILE = "ennio-merge.lock"
+
+
+@asynccontextmanager
+async def merge_lock(repo: Path, timeout: float) -> AsyncIterator[None]:
+    """One merge into ``repo`` at a time across every process (the daemon, a CLI, another Ennio install):
+    two ``git merge`` runs in one checkout would fight over its index, and the loser's ``merge --abort``
+    could undo the winner's merge. The kernel drops the lock when its holder dies, so it never goes stale."""
+    common = Path((await git(repo, "rev-parse", "--git-common-dir")).stdout.strip())
+    fd = os.open((repo / common) / MERGE_LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise Conflict(
+                        f"another merge into {repo} has been running for over {timeout:g}s",
+                        hint="wait for it to finish (or look for a stuck ennio process), then merge again",
+                    ) from None
+                await asyncio.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 async def commit_tree(repo: Path, tree: str, parents: Sequence[str], message: str, env: Mapping[str, str]) -> str:

@@ -82,6 +82,8 @@ class LocalSCM:
     manifest: ClassVar[PluginManifest] = PluginManifest(
         "local", Slot.SCM, __version__, "Pull requests, CI and reviews kept by Ennio: no forge, no network"
     )
+    #: longest wait (seconds) for another process's merge into the same repository to finish
+    merge_lock_timeout: ClassVar[float] = 120.0
 
     def __init__(self, project: ProjectConfig, ctx: PluginContext) -> None:
         settings = project.scm if project.scm is not None else LocalSCMConfig()
@@ -554,6 +556,11 @@ class LocalSCM:
         chosen = method or self.settings.merge_method
         if chosen not in ("merge", "squash"):
             raise InvalidInput(f"merge method {chosen!r} is not one of merge, squash (the local SCM does not rebase)")
+        async with g.merge_lock(self.repo, self.merge_lock_timeout):
+            await self._merge(pr, chosen)
+
+    async def _merge(self, pr: PullRequest, chosen: str) -> None:
+        """The merge itself, under the repository's merge lock (so the PR's state is read fresh inside it)."""
         doc = await self._doc(pr.number)
         if doc.state is not PRState.OPEN:
             raise Conflict(f"PR #{pr.number} is {doc.state.value}; only open pull requests can be merged")
