@@ -13,7 +13,8 @@ import pytest
 
 from ennio.core.errors import RuntimeFailure
 from ennio.core.plugins import LaunchSpec, RuntimeHandle
-from ennio.plugins.runtime.process import ProcessRuntime, _pid_exists
+from ennio.core.proc import pid_running
+from ennio.plugins.runtime.process import ProcessRuntime
 from tests.helpers.runtime import echo_spec, plugin_context, stop_process_hosts, wait_ready
 from tests.helpers.wait import async_wait_for, wait_for
 
@@ -59,10 +60,10 @@ async def test_destroy_stops_the_whole_process_group(process_runtime: ProcessRun
     handle = await process_runtime.start(LaunchSpec("ennio-p-1", [sys.executable, "-c", script], tmp_path))
     await wait_ready(process_runtime, handle, marker="ready")
     grandchild = int((tmp_path / "grandchild.pid").read_text())
-    assert _pid_exists(grandchild)
+    assert pid_running(grandchild)
     await process_runtime.destroy(handle)
-    wait_for(lambda: not _pid_exists(grandchild), 10, what="the agent's own child to stop")
-    assert not _pid_exists(int(handle.data["child_pid"]))
+    wait_for(lambda: not pid_running(grandchild), 10, what="the agent's own child to stop")
+    assert not pid_running(int(handle.data["child_pid"]))
     assert not Path(handle.data["socket"]).exists()
 
 
@@ -78,7 +79,7 @@ async def test_destroy_kills_an_agent_that_ignores_term(process_runtime: Process
     handle = await process_runtime.start(LaunchSpec("ennio-p-1", [sys.executable, "-c", script], tmp_path))
     await wait_ready(process_runtime, handle, marker="stubborn")
     await process_runtime.destroy(handle)
-    assert not _pid_exists(int(handle.data["child_pid"]))
+    assert not pid_running(int(handle.data["child_pid"]))
     assert not await process_runtime.alive(handle)
 
 
@@ -89,11 +90,11 @@ async def test_destroy_stops_an_agent_whose_host_died(process_runtime: ProcessRu
     await wait_ready(process_runtime, handle, marker="ready")
     host, child = int(handle.data["host_pid"]), int(handle.data["child_pid"])
     os.kill(host, signal.SIGKILL)
-    wait_for(lambda: not _pid_exists(host), 10, what="the host to die")
+    wait_for(lambda: not pid_running(host), 10, what="the host to die")
     assert not await process_runtime.alive(handle)
-    assert _pid_exists(child)
+    assert pid_running(child)
     await process_runtime.destroy(handle)
-    wait_for(lambda: not _pid_exists(child), 10, what="the orphaned agent to stop")
+    wait_for(lambda: not pid_running(child), 10, what="the orphaned agent to stop")
     assert await process_runtime.list_alive("") == []
 
 
