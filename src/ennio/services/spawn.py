@@ -190,17 +190,27 @@ class Spawner:
                 await asyncio.shield(asyncio.gather(recorded, return_exceptions=True))
                 raise
             rollback.add(f"stop the agent {handle.id}", lambda: runtime.destroy(handle))
-            await recorded
-            session = await env.db.sessions.update(session_id, runtime_handle=handle.to_dict())
+            session = await recorded
+            handle_field = {"runtime_handle": handle.to_dict()}
+            if needs_delivery(launch):
+                # the terminal is recorded before the wait for the agent (a daemon restarting meanwhile adopts it)
+                session = await env.db.sessions.update(session_id, **handle_field)
+                handle_field = {}
             metadata[META_DELIVERY] = await self.deliver(
                 session_id, agent_name, runtime_name, handle, launch, info, started_at, say
             )
             metadata.pop(META_SPAWNER, None)
             change = await env.db.sessions.transition(
-                session_id, SessionStatus.WORKING, "spawned", expected_from=SessionStatus.SPAWNING, metadata=metadata
+                session_id,
+                SessionStatus.WORKING,
+                "spawned",
+                expected_from=SessionStatus.SPAWNING,
+                metadata=metadata,
+                **handle_field,
             )
             session = session.model_copy(
                 update={
+                    **handle_field,
                     "status": change.to_status,
                     "status_reason": change.reason,
                     "metadata": metadata,
@@ -246,8 +256,8 @@ class Spawner:
         say: Progress,
     ) -> dict[str, Any]:
         """Type the prompt when the agent takes it that way (once it shows ready, for ``typed``)."""
-        method = launch.prompt_delivery
-        if method not in ("typed", "stdin") or not launch.typed_prompt:
+        method, prompt = launch.prompt_delivery, launch.typed_prompt
+        if not needs_delivery(launch) or prompt is None:
             return {"method": method}
         runtime = self.env.plugins.runtime(runtime_name)
         waited = 0.0
@@ -255,7 +265,7 @@ class Spawner:
             say(f"waiting for {agent_name} to be ready")
             waited = await self._wait_ready(agent_name, runtime_name, handle, info, started_at, launch.resume_id)
         say("sending the prompt")
-        result = await runtime.send(handle, launch.typed_prompt)
+        result = await runtime.send(handle, prompt)
         if not result.delivered:
             raise AgentError(
                 f"{agent_name} in session {session_id} did not take its prompt: {result.detail}",
@@ -301,6 +311,11 @@ class Spawner:
                 )
             await asyncio.sleep(delay)
             delay = min(delay * 1.5, 0.5)
+
+
+def needs_delivery(launch: AgentLaunch) -> bool:
+    """Whether the prompt is typed into the agent after it starts (rather than given in its command line or files)."""
+    return launch.prompt_delivery in ("typed", "stdin") and bool(launch.typed_prompt)
 
 
 async def _screen_tail(runtime: Any, handle: RuntimeHandle) -> str:
