@@ -10,14 +10,14 @@ import pytest
 
 from ennio.core.errors import Conflict, LimitReached, UnsafeToDestroy
 from ennio.core.plugins import RuntimeHandle
-from ennio.core.session import ActivityState, SessionStatus
+from ennio.core.session import ActivityState, Session, SessionStatus
 from ennio.plugins.tracker.local import LocalTracker
 from ennio.services.stack import Services
 from tests.helpers.echo_agent_plugin import EchoAgent
 from tests.helpers.git import git
 from tests.helpers.processes import run_released_together
 from tests.helpers.runtime import wait_received
-from tests.helpers.sessions_env import branches, leftovers, make_config, services, tmux_sessions
+from tests.helpers.sessions_env import TMUX, branches, leftovers, make_config, services, tmux_sessions
 from tests.helpers.wait import async_wait_for, wait_for
 
 
@@ -55,6 +55,35 @@ async def test_spawn_with_a_prompt_makes_worktree_terminal_and_delivers_the_prom
     assert await event_types(stack, "app-1") == ["session.spawned"]
     history = [c.to_status for c in await stack.db.sessions.history("app-1")]
     assert history == [SessionStatus.SPAWNING, SessionStatus.WORKING]
+
+
+async def test_the_terminal_opens_while_the_workspace_is_made_and_one_write_records_the_rest(
+    tmux_socket: str, data_dir: Path, repo: Path
+) -> None:
+    # post_create runs inside the workspace's creation: the agent's terminal is already open then
+    seen = ["sh", "-c", f"{TMUX} -L {tmux_socket} list-sessions -F '#{{session_name}}' > .terminals-seen"]
+    prompt_file = {"command": ["sh", "-c", 'cat "$1"; exec sleep 600', "agent", "{prompt_file}"]}
+    config = make_config(data_dir, repo, agent="script", agent_config=prompt_file, post_create=[seen])
+    async with services(config) as stack:
+        session = await stack.sessions.spawn("app", prompt="Write the docs")
+        name = stack.sessions.env.runtime_name(session.id)
+        workspace = Path(session.workspace_path or "")
+        assert (workspace / ".terminals-seen").read_text().split() == [name]
+        assert session.runtime_handle is not None and session.runtime_handle["data"]["pane"].startswith("%")
+        stored = await stack.db.sessions.get(session.id)
+        assert stored.model_dump(exclude={"updated_at"}) == session.model_dump(exclude={"updated_at"})
+        assert (stored.workspace_path, stored.branch) == (str(workspace), "session/app-1")
+        screen = await async_wait_for(
+            lambda: _screen_with(stack, session, "Write the docs"), timeout=15, what="the prompt on the agent's screen"
+        )
+        assert "Write the docs" in screen
+
+
+async def _screen_with(stack: Services, session: Session, text: str) -> str | None:
+    assert session.runtime_handle is not None
+    handle = RuntimeHandle.from_dict(session.runtime_handle)
+    screen = await stack.sessions.env.plugins.runtime(session.runtime).output(handle, 50)
+    return screen if text in screen else None
 
 
 async def test_spawn_from_an_issue_uses_the_trackers_branch_and_the_issue_text(

@@ -273,6 +273,15 @@ class ScreenReader(Protocol):
         ...
 
 
+@runtime_checkable
+class EarlyStart(Protocol):
+    """Optional for a runtime: open the terminal before the workspace exists, so the two are made at
+    the same time. The terminal's program waits; ``start`` with a spec of the same name hands it the
+    agent's command line. ``destroy`` removes a reserved terminal that was never started."""
+
+    async def reserve(self, name: str) -> RuntimeHandle: ...
+
+
 # --------------------------------------------------------------------------- workspace
 
 

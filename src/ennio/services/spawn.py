@@ -28,8 +28,10 @@ from ennio.core.issue_ref import parse_issue_ref
 from ennio.core.plugins import (
     AgentContext,
     AgentLaunch,
+    EarlyStart,
     Issue,
     LaunchSpec,
+    Runtime,
     RuntimeHandle,
     WorkspaceInfo,
     WorkspaceSpec,
@@ -154,6 +156,7 @@ class Spawner:
         branch = session.branch or ""
         rollback = Rollback(log, "spawn rollback")
         rollback.add(f"delete session row {session_id}", lambda: env.db.sessions.delete(session_id))
+        early = self._reserve_terminal(runtime, env.runtime_name(session_id), rollback)
         try:
             say(f"creating the workspace on branch {branch}")
             info = await workspace.create(
@@ -174,28 +177,31 @@ class Spawner:
                 env=launch.env,
                 log_path=logs_dir(env.data_dir) / "sessions" / f"{session_id}.log",
             )
-            # the workspace is recorded while the terminal starts (a restarted daemon needs it to restore)
-            recorded = asyncio.ensure_future(
-                env.db.sessions.update(
-                    session_id,
-                    workspace_path=str(info.path),
-                    branch=info.branch,
-                    base_branch=info.base_branch,
-                    metadata=dict(metadata),
-                )
+            where = {"workspace_path": str(info.path), "branch": info.branch, "base_branch": info.base_branch}
+            typed = needs_delivery(launch)
+            # an agent that is typed its prompt may take seconds to get ready: its workspace is recorded while
+            # its terminal starts, and the terminal before the wait, so a daemon restarting meanwhile can adopt
+            # or restore it; otherwise everything is written in one go with the move to working
+            recorded = (
+                asyncio.ensure_future(env.db.sessions.update(session_id, **where, metadata=dict(metadata)))
+                if typed
+                else None
             )
             try:
+                if early is not None:
+                    await asyncio.gather(early, return_exceptions=True)  # a failed reservation: start afresh
                 handle = await runtime.start(spec)
             except BaseException:
-                await asyncio.shield(asyncio.gather(recorded, return_exceptions=True))
+                if recorded is not None:
+                    await asyncio.shield(asyncio.gather(recorded, return_exceptions=True))
                 raise
-            rollback.add(f"stop the agent {handle.id}", lambda: runtime.destroy(handle))
-            session = await recorded
-            handle_field = {"runtime_handle": handle.to_dict()}
-            if needs_delivery(launch):
-                # the terminal is recorded before the wait for the agent (a daemon restarting meanwhile adopts it)
-                session = await env.db.sessions.update(session_id, **handle_field)
-                handle_field = {}
+            if early is None:
+                rollback.add(f"stop the agent {handle.id}", lambda: runtime.destroy(handle))
+            fields: dict[str, Any] = {**where, "runtime_handle": handle.to_dict()}
+            if recorded is not None:
+                await recorded
+                session = await env.db.sessions.update(session_id, runtime_handle=fields["runtime_handle"])
+                fields = {}
             metadata[META_DELIVERY] = await self.deliver(
                 session_id, agent_name, runtime_name, handle, launch, info, started_at, say
             )
@@ -206,11 +212,11 @@ class Spawner:
                 "spawned",
                 expected_from=SessionStatus.SPAWNING,
                 metadata=metadata,
-                **handle_field,
+                **fields,
             )
             session = session.model_copy(
                 update={
-                    **handle_field,
+                    **fields,
                     "status": change.to_status,
                     "status_reason": change.reason,
                     "metadata": metadata,
@@ -231,6 +237,25 @@ class Spawner:
             workspace_path=session.workspace_path,
         )
         return session
+
+    @staticmethod
+    def _reserve_terminal(runtime: Runtime, name: str, rollback: Rollback) -> asyncio.Future[RuntimeHandle] | None:
+        """Open the terminal while the workspace is made, when the runtime can (``EarlyStart``); its undo
+        waits for the reservation and removes the terminal, started or not."""
+        reserver = runtime if isinstance(runtime, EarlyStart) else None
+        if reserver is None:
+            return None
+        early = asyncio.ensure_future(reserver.reserve(name))
+
+        async def drop() -> None:
+            try:
+                handle = await early
+            except Exception:
+                handle = RuntimeHandle(runtime.manifest.name, name, {})
+            await runtime.destroy(handle)
+
+        rollback.add(f"stop the terminal {name}", drop)
+        return early
 
     async def _check_limit(self, project: ProjectConfig) -> None:
         """Early, friendly refusal; the insert checks again atomically."""

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -10,9 +13,9 @@ import pytest
 
 from ennio.core.errors import InvalidId, MissingTool, RuntimeFailure
 from ennio.core.ids import tmux_session_name
-from ennio.core.plugins import LaunchSpec, RuntimeHandle
+from ennio.core.plugins import EarlyStart, LaunchSpec, RuntimeHandle
 from ennio.plugins.runtime.tmux import TmuxRuntime, _arg, _probe, _Screen, _taken
-from tests.helpers.runtime import echo_spec, plugin_context, wait_ready, wait_received
+from tests.helpers.runtime import echo_spec, plugin_context, started, wait_ready, wait_received
 
 
 def tmux(socket: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -199,3 +202,56 @@ async def test_screens_reads_many_agents_in_batches_and_knows_the_dead(
         text = screens[handle.id]
         assert text is not None and f"hello from {handle.id}" in text
         assert text == await tmux_runtime.output(handle, 20)
+
+
+# --------------------------------------------------------------------------- reserve (EarlyStart)
+
+
+async def test_a_reserved_session_waits_then_runs_the_agent_it_is_handed_exactly(
+    tmux_runtime: TmuxRuntime, tmux_socket: str, tmp_path: Path, data_dir: Path
+) -> None:
+    assert isinstance(tmux_runtime, EarlyStart)
+    reserved = await tmux_runtime.reserve("ennio-t-1")
+    assert tmux(tmux_socket, "list-sessions", "-F", "#{session_name}").stdout.split() == ["ennio-t-1"]
+    fifos = list((data_dir / "run" / "tmux").glob("ennio-t-1.*.json"))
+    assert len(fifos) == 1 and stat.S_ISFIFO(fifos[0].stat().st_mode) and stat.S_IMODE(fifos[0].stat().st_mode) == 0o600
+
+    out = tmp_path / "agent"
+    out.mkdir()  # made after the reservation, like a workspace
+    spec = echo_spec("ennio-t-1", out, env={"ENNIO_T_TOKEN": "s3cret $HOME `x`", "QUOTE": 'it\'s "quoted"'})
+    handle = await tmux_runtime.start(spec)
+    assert handle == reserved
+    start = started(out)
+    assert start["cwd"] == str(out)
+    assert start["argv"] == spec.argv[1:]  # the echo agent records its script and arguments
+    assert start["env"]["ENNIO_T_TOKEN"] == "s3cret $HOME `x`" and start["env"]["QUOTE"] == 'it\'s "quoted"'
+    await wait_ready(tmux_runtime, handle)
+    assert (await tmux_runtime.send(handle, "hello")).delivered
+    assert wait_received(out, 1) == ["hello"]
+    assert "s3cret" not in tmux(tmux_socket, "show-environment", "-t", "=ennio-t-1").stdout
+    assert list((data_dir / "run" / "tmux").iterdir()) == []
+
+
+async def test_a_reserved_session_that_is_never_started_is_destroyed_without_leftovers(
+    tmux_runtime: TmuxRuntime, tmux_socket: str, tmp_path: Path, data_dir: Path
+) -> None:
+    handle = await tmux_runtime.reserve("ennio-t-1")
+    await tmux_runtime.destroy(handle)
+    assert tmux(tmux_socket, "list-sessions").returncode != 0  # no session, no server
+    assert list((data_dir / "run" / "tmux").iterdir()) == []
+    # the name is free again, for an ordinary start
+    again = await tmux_runtime.start(echo_spec("ennio-t-1", tmp_path / "agent"))
+    await wait_ready(tmux_runtime, again)
+
+
+async def test_a_reserved_session_whose_program_died_fails_clearly_and_is_removed(
+    tmux_runtime: TmuxRuntime, tmux_socket: str, tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await tmux_runtime.reserve("ennio-t-1")
+    waiting = int(tmux(tmux_socket, "display-message", "-p", "-t", "=ennio-t-1:", "#{pane_pid}").stdout)
+    os.kill(waiting, signal.SIGKILL)
+    monkeypatch.setattr(TmuxRuntime, "handover_timeout", 0.5)
+    with pytest.raises(RuntimeFailure, match=r"ennio-t-1 did not take its agent: .*within 0.5s"):
+        await tmux_runtime.start(echo_spec("ennio-t-1", tmp_path / "agent"))
+    assert "ennio-t-1" not in tmux(tmux_socket, "list-sessions", "-F", "#{session_name}").stdout
+    assert list((data_dir / "run" / "tmux").iterdir()) == []

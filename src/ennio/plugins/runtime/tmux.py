@@ -6,6 +6,9 @@
   argument parsing, and secrets never appear in an argv.
 - ``remain-on-exit`` keeps the pane (and its last screen) after the agent exits; ``alive`` reports
   the pane dead.
+- ``reserve`` (the optional ``EarlyStart``) opens the session before the agent's workspace exists: the
+  wrapper then reads its spec from a private FIFO, blocking until ``start`` writes it, so tmux starts
+  while git makes the worktree.
 - ``ENNIO_TMUX_SOCKET`` selects a private tmux server (``tmux -L NAME``); unset means the user's
   default server. A handle remembers the server it was started on.
 - ``send`` types short single lines with ``send-keys -l`` and pastes anything else from a named
@@ -17,6 +20,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import os
 import re
@@ -72,6 +76,8 @@ class TmuxRuntime:
     enter_wait = 2.0
     #: how many times ``send`` presses Enter before it reports the text was not taken
     max_enters = 3
+    #: longest wait (seconds) for a reserved session's wrapper to open its FIFO
+    handover_timeout = 30.0
 
     def __init__(self, ctx: PluginContext) -> None:
         self._ctx = ctx
@@ -84,6 +90,8 @@ class TmuxRuntime:
         self.socket = socket
         self._binary: str | None = None
         self._locks: dict[str, asyncio.Lock] = {}
+        #: reserved sessions not started yet: name -> (handle, FIFO the wrapper waits on)
+        self._reserved: dict[str, tuple[RuntimeHandle, Path]] = {}
 
     # ------------------------------------------------------------------ tmux commands
 
@@ -132,9 +140,13 @@ class TmuxRuntime:
         self._tmux_path()
 
     async def start(self, spec: LaunchSpec) -> RuntimeHandle:
-        """Start the agent in a new session; a dead session of the same name (kept for its screen) is replaced."""
+        """Start the agent in a new session; a dead session of the same name (kept for its screen) is replaced.
+        A session reserved under the name gets the spec instead."""
         check_spec(spec)
         self._tmux_path()
+        reserved = self._reserved.pop(spec.name, None)
+        if reserved is not None:
+            return await self._hand_over(spec, *reserved)
         try:
             return await self._start(spec)
         except Conflict:
@@ -145,34 +157,67 @@ class TmuxRuntime:
             return await self._start(spec)
 
     async def _start(self, spec: LaunchSpec) -> RuntimeHandle:
+        spec_file = self._spec_path(spec.name)
+        _write_private(spec_file, {"argv": spec.argv, "env": spec.env, "cwd": str(spec.cwd)})
+        return await self._new_session(spec.name, spec.cwd, spec_file)
+
+    async def reserve(self, name: str) -> RuntimeHandle:
+        """Open session ``name`` now, its wrapper waiting on a private FIFO for ``start`` to hand it the spec."""
+        check_name(name)
+        self._tmux_path()
+        fifo = self._spec_path(name)
+        os.mkfifo(fifo, 0o600)
+        handle = await self._new_session(name, fifo.parent, fifo)
+        self._reserved[name] = (handle, fifo)
+        return handle
+
+    async def _hand_over(self, spec: LaunchSpec, handle: RuntimeHandle, fifo: Path) -> RuntimeHandle:
+        """Write the spec into the reserved session's FIFO (the wrapper then execs the agent)."""
+        data = json.dumps({"argv": spec.argv, "env": spec.env, "cwd": str(spec.cwd)}).encode()
+        try:
+            await asyncio.to_thread(_write_fifo, fifo, data, self.handover_timeout)
+        except BaseException as exc:
+            await asyncio.shield(asyncio.ensure_future(self.destroy(handle)))
+            if isinstance(exc, OSError):
+                raise RuntimeFailure(
+                    f"tmux session {spec.name} did not take its agent: {exc.strerror or exc}",
+                    hint="run `ennio doctor`; the session was removed, so spawning again is safe",
+                ) from None
+            raise
+        return handle
+
+    def _spec_path(self, name: str) -> Path:
         run_dir = self._ctx.data_dir / "run" / "tmux"
         run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        spec_file = run_dir / f"{spec.name}.{os.getpid()}.{time.monotonic_ns()}.json"
-        _write_private(spec_file, {"argv": spec.argv, "env": spec.env, "cwd": str(spec.cwd)})
+        return run_dir / f"{name}.{os.getpid()}.{time.monotonic_ns()}.json"
+
+    async def _new_session(self, name: str, cwd: Path, spec_file: Path) -> RuntimeHandle:
+        """A detached session ``name`` running the exec wrapper on ``spec_file``; nothing is left behind
+        when this fails or is cancelled."""
         program = [sys.executable, "-I", "-S", str(_EXEC_SCRIPT), str(spec_file)]
-        new_session = ["new-session", "-d", "-s", spec.name, "-c", str(spec.cwd).replace("#", "##")]
+        new_session = ["new-session", "-d", "-s", name, "-c", str(cwd).replace("#", "##")]
         new_session += ["-x", str(self.width), "-y", str(self.height), "-P", "-F", "#{pane_id}", "--", *program]
-        keep_dead_pane = ["set-option", "-w", "-t", f"={spec.name}:", "remain-on-exit", "on"]
+        keep_dead_pane = ["set-option", "-w", "-t", f"={name}:", "remain-on-exit", "on"]
         try:
             result = await self._tmux(self.socket, new_session, keep_dead_pane, check=False)
         except BaseException:
             # cancelled or timed out: tmux may have made the session already; leave nothing behind
             spec_file.unlink(missing_ok=True)
-            kill = self._tmux(self.socket, ["kill-session", "-t", f"={spec.name}"], check=False)
+            kill = self._tmux(self.socket, ["kill-session", "-t", f"={name}"], check=False)
             await asyncio.shield(asyncio.ensure_future(kill))
             raise
         pane = result.stdout.strip().splitlines()[0] if result.stdout.strip() else ""
         if result.ok and pane.startswith("%"):
-            return RuntimeHandle("tmux", spec.name, {"socket": self.socket, "pane": pane})
+            return RuntimeHandle("tmux", name, {"socket": self.socket, "pane": pane})
         spec_file.unlink(missing_ok=True)
         if "duplicate session" in result.stderr:
             raise Conflict(
-                f"tmux session {spec.name} already exists",
-                hint=f"attach with `tmux attach -t {spec.name}` or kill it first",
+                f"tmux session {name} already exists",
+                hint=f"attach with `tmux attach -t {name}` or kill it first",
             )
         if pane:  # the session was made but setting it up failed: leave nothing behind
-            await self._tmux(self.socket, ["kill-session", "-t", f"={spec.name}"], check=False)
-        raise RuntimeFailure(f"tmux could not start session {spec.name}: {tail(result.stderr or result.stdout)}")
+            await self._tmux(self.socket, ["kill-session", "-t", f"={name}"], check=False)
+        raise RuntimeFailure(f"tmux could not start session {name}: {tail(result.stderr or result.stdout)}")
 
     async def send(self, handle: RuntimeHandle, text: str, *, submit: bool = True) -> SendResult:
         text = clean_input(text)
@@ -309,6 +354,7 @@ class TmuxRuntime:
 
     async def destroy(self, handle: RuntimeHandle) -> None:
         name = check_name(handle.id)
+        self._reserved.pop(name, None)
         result = await self._tmux(self._socket_of(handle), ["kill-session", "-t", f"={name}"], check=False)
         for leftover in (self._ctx.data_dir / "run" / "tmux").glob(f"{name}.*.json"):
             leftover.unlink(missing_ok=True)
@@ -398,6 +444,31 @@ def _arg(value: str) -> str:
 
 def _gone(result: Completed) -> bool:
     return any(marker in result.stderr for marker in _GONE_MARKERS)
+
+
+def _write_fifo(fifo: Path, data: bytes, timeout: float) -> None:
+    """Write ``data`` into ``fifo`` once its reader has opened it (``ENXIO`` until then), then remove it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            break
+        except OSError as exc:
+            if exc.errno != errno.ENXIO:
+                raise
+            if time.monotonic() >= deadline:
+                raise OSError(
+                    errno.ETIMEDOUT, f"its program did not read its launch spec within {timeout:g}s"
+                ) from None
+            time.sleep(0.002)
+    try:
+        os.set_blocking(fd, True)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
+        fifo.unlink(missing_ok=True)
 
 
 def _write_private(path: Path, data: object) -> None:
