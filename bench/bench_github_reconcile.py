@@ -46,6 +46,7 @@ from tests.helpers.fake_github import REPO, TOKEN, FakeGitHub, serve
 
 from ennio.core.clock import ManualClock, SystemClock
 from ennio.core.config import EnnioConfig
+from ennio.core.ids import tmux_session_name
 from ennio.core.plugins import BranchRef, LaunchSpec, PluginContext, RuntimeHandle
 from ennio.core.session import Session, SessionStatus
 from ennio.db import open_database
@@ -133,7 +134,8 @@ async def bench(root: Path, base: str, count: int, passes: int) -> dict[str, Any
     assert scm is not None and tracker is not None
     handles: list[RuntimeHandle] = []
     for i in range(count):
-        handle = await runtime.start(LaunchSpec(name=f"bench-{i}", argv=AGENT, cwd=repo))
+        # named as spawns name their terminals (ennio-<instance>-<session id>)
+        handle = await runtime.start(LaunchSpec(name=tmux_session_name("bench0", f"bench-{i}"), argv=AGENT, cwd=repo))
         handles.append(handle)
         await db.sessions.insert(
             Session(

@@ -30,6 +30,7 @@ from sqlalchemy import event
 
 from ennio.core.clock import SystemClock
 from ennio.core.config import EnnioConfig
+from ennio.core.ids import tmux_session_name
 from ennio.core.plugins import BranchRef, LaunchSpec, PluginContext, PRState, RuntimeHandle
 from ennio.core.session import Session, SessionStatus
 from ennio.db import open_database
@@ -101,7 +102,9 @@ async def _bench(root: Path, count: int, rounds: int, database_url: str | None) 
         await db.store.put(NAMESPACE, keys.pr(number), doc.to_doc())
         run = CIRun(number, heads[branch], "passing", {"host": "bench", "pid": 0, "token": "x"}, "")
         await db.store.put(NAMESPACE, keys.ci(number, heads[branch]), run.to_doc())
-        handle = await runtime.start(LaunchSpec(name=f"bench-{number}", argv=AGENT, cwd=repo))
+        # named as spawns name their terminals (ennio-<instance>-<session id>)
+        name = tmux_session_name("bench0", f"bench-{number}")
+        handle = await runtime.start(LaunchSpec(name=name, argv=AGENT, cwd=repo))
         handles.append(handle)
         await db.sessions.insert(
             Session(

@@ -12,9 +12,11 @@ import pytest
 from ennio.core.clock import SystemClock
 from ennio.core.config import EnnioConfig
 from ennio.core.events import Event, EventType
-from ennio.core.plugins import PluginContext, Slot
+from ennio.core.ids import tmux_session_name
+from ennio.core.plugins import PluginContext, RuntimeHandle, Slot
 from ennio.core.session import ActivityState, SessionStatus
 from ennio.db import Database
+from ennio.plugins.runtime.tmux import TmuxRuntime
 from ennio.services.event_log import EventService
 from ennio.services.lifecycle import LifecycleManager
 from ennio.services.reactions import ReactionEngine
@@ -183,3 +185,54 @@ async def test_conflicts_with_the_base_ask_the_agent_to_rebase_naming_the_files(
     assert session.status is S.MERGE_CONFLICTS
     (text,) = wait_received(tmp_path / "agent", 1)
     assert "conflicts with main" in text and "Conflicting files: app.py." in text
+
+
+class CountingTmux(TmuxRuntime):
+    """The real tmux runtime, counting the one-session-at-a-time reads a pass should not need."""
+
+    single_reads = 0
+
+    async def output(self, handle: RuntimeHandle, lines: int = 200) -> str:
+        CountingTmux.single_reads += 1
+        return await super().output(handle, lines)
+
+
+async def test_a_pass_reads_every_screen_in_one_batch_under_the_real_session_names(
+    db: Database, tmp_path: Path, data_dir: Path, tmux_socket: str
+) -> None:
+    repo = make_project_repo(tmp_path / "app")
+    config = EnnioConfig.model_validate(
+        {"projects": [{"name": "app", "path": str(repo), "agent": "script", "runtime": "tmux"}]}
+    )
+    registry = default_registry()
+    registry.register(Slot.RUNTIME, "tmux", CountingTmux)
+    ctx = PluginContext(data_dir=data_dir, clock=SystemClock(), store=db.store)
+    plugins = SessionPlugins(registry, ctx)
+    runtime = plugins.runtime("tmux")
+    for n in (1, 2, 3):
+        out = tmp_path / f"agent-{n}"
+        (out / ".ennio").mkdir(parents=True)
+        (out / ".ennio" / "status").write_text("active\n" if n == 2 else "ready\n")
+        # named as spawns name them: ennio-<instance>-<session id>, not the session id
+        handle = await runtime.start(echo_spec(tmux_session_name("abc123", f"app-{n}"), out, cwd=out))
+        await wait_ready(runtime, handle)
+        await db.sessions.insert(
+            make_session(
+                f"app-{n}",
+                "app",
+                status=S.WORKING,
+                agent="script",
+                runtime="tmux",
+                workspace_path=str(out),
+                runtime_handle=handle.to_dict(),
+            )
+        )
+    CountingTmux.single_reads = 0
+    async with EventService(db.events) as events:
+        lifecycle = LifecycleManager(config, db, events=events, plugins=plugins, clock=ctx.clock)
+        report = await lifecycle.run_once()
+    await plugins.aclose()
+    assert report.errors == {}
+    assert CountingTmux.single_reads == 0
+    activity = {s.id: s.activity for s in await db.sessions.list()}
+    assert activity == {"app-1": ActivityState.READY, "app-2": ActivityState.ACTIVE, "app-3": ActivityState.READY}

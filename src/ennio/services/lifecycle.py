@@ -564,14 +564,17 @@ class LifecycleManager:
             if not isinstance(runtime, ScreenReader):
                 continue
             handles = [RuntimeHandle.from_dict(s.runtime_handle) for s in members if s.runtime_handle is not None]
+            # the runtime answers by handle id (a tmux session name), not by session id
+            session_of = {handle.id: s.id for handle, s in zip(handles, members, strict=True)}
             try:
                 async with asyncio.timeout(self.session_timeout):
                     screens = await runtime.screens(handles, SCREEN_LINES)
             except (TimeoutError, EnnioError) as exc:
                 log.info("runtime %s: batched screens failed (%s); reading one by one", name, exc)
                 continue
-            for session_id, screen in screens.items():
-                found[session_id] = _Screen(screen)
+            for handle_id, screen in screens.items():
+                if handle_id in session_of:
+                    found[session_of[handle_id]] = _Screen(screen)
         return found
 
     async def _probe(self, project: ProjectConfig, session: Session, known: _Screen | None = None) -> _Probe:
