@@ -4,7 +4,8 @@ Order: project, plugin names, branch, issue reference (and that it fits the proj
 git, the repository) → the agent's command line (a missing agent CLI fails here) → ``max_sessions`` →
 the issue from the tracker (and its blockers: an issue still blocked is refused with
 :class:`~ennio.services.blockers.Blocked`, which ``--when-unblocked`` turns into a queued spawn). Only then is anything made: the session row (under the project's live
-limit, atomically), the workspace, the agent's files, the terminal, the prompt. Each step that makes
+limit, atomically), the workspace (with the terminal opened meanwhile when the runtime can reserve one), the
+agent's files, the agent started in the terminal, the prompt. Each step that makes
 something registers its undo first; any failure — or cancellation — runs the undos in reverse
 (terminal destroyed, workspace destroyed with force and its new branch deleted, row deleted) and the
 original error is raised.
