@@ -14,8 +14,10 @@ import pytest
 from ennio.core.errors import InvalidId, MissingTool, RuntimeFailure
 from ennio.core.ids import tmux_session_name
 from ennio.core.plugins import EarlyStart, LaunchSpec, RuntimeHandle
+from ennio.core.proc import pid_running
 from ennio.plugins.runtime.tmux import TmuxRuntime, _arg, _probe, _Screen, _taken
 from tests.helpers.runtime import echo_spec, plugin_context, started, wait_ready, wait_received
+from tests.helpers.wait import wait_for
 
 
 def tmux(socket: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -250,6 +252,7 @@ async def test_a_reserved_session_whose_program_died_fails_clearly_and_is_remove
     await tmux_runtime.reserve("ennio-t-1")
     waiting = int(tmux(tmux_socket, "display-message", "-p", "-t", "=ennio-t-1:", "#{pane_pid}").stdout)
     os.kill(waiting, signal.SIGKILL)
+    wait_for(lambda: not pid_running(waiting), 10, what="the waiting program to be gone")
     monkeypatch.setattr(TmuxRuntime, "handover_timeout", 0.5)
     with pytest.raises(RuntimeFailure, match=r"ennio-t-1 did not take its agent: .*within 0.5s"):
         await tmux_runtime.start(echo_spec("ennio-t-1", tmp_path / "agent"))
