@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import stat
 import subprocess
@@ -258,3 +259,27 @@ async def test_a_reserved_session_whose_program_died_fails_clearly_and_is_remove
         await tmux_runtime.start(echo_spec("ennio-t-1", tmp_path / "agent"))
     assert "ennio-t-1" not in tmux(tmux_socket, "list-sessions", "-F", "#{session_name}").stdout
     assert list((data_dir / "run" / "tmux").iterdir()) == []
+
+
+async def test_a_session_started_as_the_last_one_ends_never_meets_the_exiting_server(
+    tmux_socket: str, tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # killing a server's last session makes it exit; a client connecting meanwhile gets "server exited
+    # unexpectedly" (seen in a few percent of `new-session; kill-session; new-session` loops here). The
+    # real tmux, behind a wrapper that answers the first new-session the way the exiting server does.
+    real = shutil.which("tmux")
+    assert real is not None
+    shim = tmp_path / "bin" / "tmux"
+    shim.parent.mkdir()
+    once = tmp_path / "raced"
+    shim.write_text(
+        "#!/bin/sh\n"
+        f'case " $* " in *" new-session "*) if [ ! -e {once} ]; then : > {once}; '
+        'echo "server exited unexpectedly" >&2; exit 1; fi;; esac\n'
+        f'exec {real} "$@"\n'
+    )
+    shim.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{shim.parent}:{os.environ['PATH']}")
+    runtime = TmuxRuntime(plugin_context(data_dir))
+    handle = await runtime.start(LaunchSpec("ennio-t-1", ["sleep", "60"], tmp_path))
+    assert once.exists() and await runtime.alive(handle)

@@ -49,6 +49,9 @@ SHORT_TEXT = 200
 _EXEC_SCRIPT = Path(_tmux_exec.__file__)
 _PANE_ID_RE = re.compile(r"%[0-9]+")
 _GONE_MARKERS = ("can't find", "no server running", "error connecting", "server exited")
+#: what tmux says when a new session's client met the server as it exited (its last session just ended)
+_SERVER_RACE_MARKERS = ("server exited unexpectedly", "no server running", "lost server")
+SERVER_RACE_RETRIES = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +203,12 @@ class TmuxRuntime:
         keep_dead_pane = ["set-option", "-w", "-t", f"={name}:", "remain-on-exit", "on"]
         try:
             result = await self._tmux(self.socket, new_session, keep_dead_pane, check=False)
+            for _ in range(SERVER_RACE_RETRIES):
+                if result.ok or not any(m in result.stderr for m in _SERVER_RACE_MARKERS):
+                    break
+                # the server was exiting with its last session as this client connected: a new one starts now
+                await asyncio.sleep(0.05)
+                result = await self._tmux(self.socket, new_session, keep_dead_pane, check=False)
         except BaseException:
             # cancelled or timed out: tmux may have made the session already; leave nothing behind
             spec_file.unlink(missing_ok=True)
