@@ -161,7 +161,7 @@ class TmuxRuntime:
 
     async def _start(self, spec: LaunchSpec) -> RuntimeHandle:
         spec_file = self._spec_path(spec.name)
-        _write_private(spec_file, {"argv": spec.argv, "env": spec.env, "cwd": str(spec.cwd)})
+        _write_private(spec_file, _wrapper_spec(spec))
         return await self._new_session(spec.name, spec.cwd, spec_file)
 
     async def reserve(self, name: str) -> RuntimeHandle:
@@ -176,7 +176,7 @@ class TmuxRuntime:
 
     async def _hand_over(self, spec: LaunchSpec, handle: RuntimeHandle, fifo: Path) -> RuntimeHandle:
         """Write the spec into the reserved session's FIFO (the wrapper then execs the agent)."""
-        data = json.dumps({"argv": spec.argv, "env": spec.env, "cwd": str(spec.cwd)}).encode()
+        data = json.dumps(_wrapper_spec(spec)).encode()
         try:
             await asyncio.to_thread(_write_fifo, fifo, data, self.handover_timeout)
         except BaseException as exc:
@@ -453,6 +453,11 @@ def _arg(value: str) -> str:
 
 def _gone(result: Completed) -> bool:
     return any(marker in result.stderr for marker in _GONE_MARKERS)
+
+
+def _wrapper_spec(spec: LaunchSpec) -> dict[str, object]:
+    """What the exec wrapper reads: the agent's argv, environment and folder."""
+    return {"argv": spec.argv, "env": spec.env, "cwd": str(spec.cwd)}
 
 
 def _write_fifo(fifo: Path, data: bytes, timeout: float) -> None:
