@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.git import make_repo
+from tests.helpers.runtime import tmux_socket_env
 
 
 @pytest.fixture(autouse=True)
@@ -29,6 +30,13 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
 @pytest.fixture
 def data_dir(_isolated_home: Path) -> Path:
     return _isolated_home
+
+
+@pytest.fixture
+def tmux_socket(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A private tmux server for the test (``ENNIO_TMUX_SOCKET``), killed afterwards."""
+    with tmux_socket_env(monkeypatch) as socket:
+        yield socket
 
 
 @pytest.fixture

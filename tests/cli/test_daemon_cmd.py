@@ -13,14 +13,7 @@ import pytest
 
 from tests.helpers.daemon_process import start_daemon, stop_daemon
 from tests.helpers.ennio_cli import ENNIO, cli_env, run_ennio, write_config
-from tests.helpers.runtime import tmux_socket_env
 from tests.helpers.wait import wait_for
-
-
-@pytest.fixture
-def tmux_socket(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    with tmux_socket_env(monkeypatch) as socket:
-        yield socket
 
 
 @pytest.fixture

@@ -8,23 +8,17 @@ import pty
 import select
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tests.helpers.ennio_cli import ENNIO, Ran, cli_env, run_ennio, write_config
 from tests.helpers.git import git
-from tests.helpers.runtime import tmux_socket_env, wait_received
+from tests.helpers.runtime import wait_received
 from tests.helpers.sessions_env import branches, tmux_sessions, worktrees
 
 Ennio = Callable[..., Ran]
-
-
-@pytest.fixture
-def tmux_socket(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    with tmux_socket_env(monkeypatch) as socket:
-        yield socket
 
 
 @pytest.fixture

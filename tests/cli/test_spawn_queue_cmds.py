@@ -3,13 +3,12 @@ the real console script on a repository whose local issues block one another."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tests.helpers.ennio_cli import Ran, cli_env, run_ennio, write_config
-from tests.helpers.runtime import tmux_socket_env
 from tests.helpers.sessions_env import branches, tmux_sessions, worktrees
 
 Ennio = Callable[..., Ran]
@@ -18,12 +17,6 @@ ISSUES = {
     "1-schema.md": "---\ntitle: Schema\nstate: open\n---\n\nThe tables.\n",
     "2-api.md": "---\ntitle: API\nstate: open\nblocked_by: [1]\n---\n\nThe endpoints.\n",
 }
-
-
-@pytest.fixture
-def tmux_socket(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    with tmux_socket_env(monkeypatch) as socket:
-        yield socket
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ distribution can be installed on sys.path."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,15 +21,7 @@ from tests.helpers.fake_github import FakeGitHub, github  # noqa: F401  (fixture
 from tests.helpers.git import make_repo
 from tests.helpers.plugins import make_plugin_distribution
 from tests.helpers.reactions import ReactionWorld, make_world
-from tests.helpers.runtime import tmux_socket_env
 from tests.helpers.sessions_env import make_config, services
-
-
-@pytest.fixture
-def tmux_socket(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A private tmux server for the test (``ENNIO_TMUX_SOCKET``), killed afterwards."""
-    with tmux_socket_env(monkeypatch) as socket:
-        yield socket
 
 
 @pytest.fixture

@@ -14,17 +14,11 @@ import pytest
 
 from tests.helpers.daemon_process import kill_hard, start_daemon, stop_daemon
 from tests.helpers.ennio_cli import ENNIO, cli_env, run_ennio, write_config
-from tests.helpers.runtime import TMUX, received, tmux_socket_env, wait_received
+from tests.helpers.runtime import TMUX, received, wait_received
 from tests.helpers.sessions_env import tmux_sessions
 from tests.helpers.wait import wait_for
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def tmux_socket(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    with tmux_socket_env(monkeypatch) as socket:
-        yield socket
 
 
 @pytest.fixture

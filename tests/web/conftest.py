@@ -19,14 +19,7 @@ from ennio.services.stack import Services
 from tests.helpers.daemon import on_free_port, running_daemon
 from tests.helpers.fake_github import REPO, TOKEN, FakeGitHub, github  # noqa: F401  (a fixture)
 from tests.helpers.linear_api import FakeLinear, LinearServer, linear_server_fixture  # noqa: F401  (a fixture)
-from tests.helpers.runtime import tmux_socket_env
 from tests.helpers.sessions_env import make_config
-
-
-@pytest.fixture
-def tmux_socket(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    with tmux_socket_env(monkeypatch) as socket:
-        yield socket
 
 
 @pytest.fixture

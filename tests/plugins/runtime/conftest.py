@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from ennio.plugins.runtime.process import ProcessRuntime
 from ennio.plugins.runtime.tmux import TmuxRuntime
-from tests.helpers.runtime import plugin_context, stop_process_hosts, tmux_socket_env
-
-
-@pytest.fixture
-def tmux_socket(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    with tmux_socket_env(monkeypatch) as socket:
-        yield socket
+from tests.helpers.runtime import plugin_context, stop_process_hosts
 
 
 @pytest.fixture
