@@ -14,7 +14,7 @@ import sys
 import time
 
 from ennio.core.events import Event, EventFilter, EventType, Priority
-from ennio.services.event_bus import EventBus, Lagged
+from ennio.services.events.event_bus import EventBus, Lagged
 
 TARGET = 200_000
 CHUNK = 500  # events published between two yields to the loop

@@ -23,7 +23,7 @@ from pathlib import Path
 from ennio.core.events import Event, EventType
 from ennio.db import open_database
 from ennio.db.codec import to_sqlite_time
-from ennio.services.event_log import EventService
+from ennio.services.events.event_log import EventService
 
 TARGET_RATIO = 0.3
 BATCH = 500

@@ -50,14 +50,14 @@ from ennio.core.ids import tmux_session_name
 from ennio.core.plugins import BranchRef, LaunchSpec, PluginContext, RuntimeHandle
 from ennio.core.session import Session, SessionStatus
 from ennio.db import open_database
-from ennio.services import git_heads
-from ennio.services.event_log import EventService
-from ennio.services.lifecycle import RECONCILED_STATUSES, LifecycleManager
-from ennio.services.notifications import NotificationRouter
-from ennio.services.reactions import ReactionEngine
+from ennio.services.events.event_log import EventService
+from ennio.services.events.notifications import NotificationRouter
+from ennio.services.lifecycle import git_heads
+from ennio.services.lifecycle.manager import RECONCILED_STATUSES, LifecycleManager
+from ennio.services.lifecycle.reactions import ReactionEngine
 from ennio.services.registry import default_registry
-from ennio.services.session_ops import PluginCleaner, RuntimeMessenger
-from ennio.services.session_plugins import SessionPlugins
+from ennio.services.sessions.ops import PluginCleaner, RuntimeMessenger
+from ennio.services.sessions.plugins import SessionPlugins
 
 INTERVAL = 30.0
 WEBHOOK_INTERVAL = 300.0

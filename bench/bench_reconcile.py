@@ -36,13 +36,13 @@ from ennio.core.session import Session, SessionStatus
 from ennio.db import open_database
 from ennio.plugins.scm import _local_git as g
 from ennio.plugins.scm._local_docs import NAMESPACE, CIRun, Keys, PRDoc
-from ennio.services.event_log import EventService
-from ennio.services.lifecycle import RECONCILED_STATUSES, LifecycleManager
-from ennio.services.notifications import NotificationRouter
-from ennio.services.reactions import ReactionEngine
+from ennio.services.events.event_log import EventService
+from ennio.services.events.notifications import NotificationRouter
+from ennio.services.lifecycle.manager import RECONCILED_STATUSES, LifecycleManager
+from ennio.services.lifecycle.reactions import ReactionEngine
 from ennio.services.registry import default_registry
-from ennio.services.session_ops import PluginCleaner, RuntimeMessenger
-from ennio.services.session_plugins import SessionPlugins
+from ennio.services.sessions.ops import PluginCleaner, RuntimeMessenger
+from ennio.services.sessions.plugins import SessionPlugins
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_local_scm import make_repo, throwaway_postgres

@@ -9,16 +9,19 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "ennio"
 
-#: which top-level packages of ennio each layer may import (besides itself)
+#: which top-level packages of ennio each layer may import (besides itself). Layers below the front ends
+#: never import upwards; front ends (web, demo, daemon) import services and below and never each other,
+#: except the daemon serving the web app; only the console entry (cli) imports the front ends it runs.
 ALLOWED: dict[str, set[str]] = {
     "core": set(),
     "plugins": {"core"},
     "db": {"core"},
-    "nats": {"core", "db"},
-    "services": {"core", "db", "nats", "web"},
+    "nats": {"core"},
+    "services": {"core", "db", "nats"},
     "web": {"core", "db", "services"},
-    "demo": {"core", "services"},
-    "cli": {"core", "db", "demo", "services"},
+    "demo": {"core", "db", "services"},
+    "daemon": {"core", "db", "nats", "services", "web"},
+    "cli": {"core", "db", "daemon", "demo", "services"},
 }
 
 

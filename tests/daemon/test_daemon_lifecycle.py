@@ -10,8 +10,8 @@ import httpx
 from ennio.core.config import EnnioConfig
 from ennio.core.events import EventType
 from ennio.core.plugins import RuntimeHandle
+from ennio.daemon.server import default_components
 from ennio.db import open_database
-from ennio.services.daemon import default_components
 from tests.helpers.daemon import on_free_port, running_daemon
 from tests.helpers.runtime import TMUX
 from tests.helpers.sessions_env import make_config

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -19,11 +19,6 @@ from tests.helpers.sessions_env import tmux_sessions
 from tests.helpers.wait import wait_for
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def repo(git_repo: Callable[..., Path]) -> Path:
-    return git_repo("app")
 
 
 @pytest.fixture

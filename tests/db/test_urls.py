@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 from ennio.core.errors import StorageError
-from ennio.db.urls import redact, resolve_url
+from ennio.core.redaction import redact
+from ennio.db.urls import resolve_url
 
 
 def test_default_is_the_sqlite_file_in_the_data_dir(tmp_path: Path) -> None:

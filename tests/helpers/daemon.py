@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 from ennio.core.config import EnnioConfig
-from ennio.services.daemon import Daemon, DaemonState
+from ennio.daemon.server import Daemon, DaemonState
 from tests.helpers.sessions_env import echo_registry
 
 

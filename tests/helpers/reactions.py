@@ -18,13 +18,13 @@ from ennio.core.session import Session, SessionStatus
 from ennio.db import Database
 from ennio.plugins._github.settings import RETRY_KEY
 from ennio.plugins._github.transport import RetryPolicy
-from ennio.services.event_log import EventService
-from ennio.services.lifecycle import LifecycleManager
-from ennio.services.notifications import NotificationRouter
-from ennio.services.reactions import ReactionEngine, SessionView
+from ennio.services.events.event_log import EventService
+from ennio.services.events.notifications import NotificationRouter
+from ennio.services.lifecycle.manager import LifecycleManager
+from ennio.services.lifecycle.reactions import ReactionEngine, SessionView
 from ennio.services.registry import default_registry
-from ennio.services.session_ops import PluginCleaner, RuntimeMessenger
-from ennio.services.session_plugins import SessionPlugins
+from ennio.services.sessions.ops import PluginCleaner, RuntimeMessenger
+from ennio.services.sessions.plugins import SessionPlugins
 from tests.helpers.fake_github import REPO, TOKEN, FakeGitHub
 from tests.helpers.runtime import echo_spec, received, wait_ready
 from tests.helpers.sessions import make_session

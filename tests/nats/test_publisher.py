@@ -8,7 +8,7 @@ import json
 from ennio.core.events import Event, EventType
 from ennio.db import Database
 from ennio.nats.publisher import NatsEventPublisher, subject_for
-from ennio.services.event_log import EventService
+from ennio.services.events.event_log import EventService
 from tests.nats.conftest import NATS_URL
 
 

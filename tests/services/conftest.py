@@ -14,7 +14,7 @@ from pytest_httpserver import HTTPServer
 
 from ennio.core.clock import ManualClock
 from ennio.db import Database
-from ennio.services.event_log import EventService
+from ennio.services.events.event_log import EventService
 from ennio.services.stack import Services
 from tests.helpers.database import clock, db, db_url, reopen  # noqa: F401  (fixtures)
 from tests.helpers.fake_github import FakeGitHub, github  # noqa: F401  (fixture)

@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from ennio.core.config import EnnioConfig
-from ennio.services.daemon import DaemonState
-from ennio.services.lifecycle import LifecycleManager
+from ennio.daemon.server import DaemonState
+from ennio.services.lifecycle.manager import LifecycleManager
 from ennio.services.orchestrator import Orchestrator
 from ennio.services.stack import Services
 from tests.helpers.daemon import on_free_port, running_daemon

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from ennio.core.config import EnnioConfig
-from ennio.services.daemon import DaemonState
+from ennio.daemon.server import DaemonState
 from tests.helpers.daemon import on_free_port, running_daemon
 from tests.helpers.runtime import wait_received
 from tests.helpers.sessions_env import make_config, services, tmux_sessions

@@ -38,7 +38,7 @@ class GroupOptions:
 
 def load(ctx: typer.Context) -> EnnioConfig:
     from ennio.cli.state import state
-    from ennio.services.config_loader import load_config
+    from ennio.services.config.loader import load_config
 
     options = ctx.obj if isinstance(ctx.obj, GroupOptions) else GroupOptions()
     return load_config(options.config or state.config_path).config

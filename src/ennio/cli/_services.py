@@ -17,7 +17,7 @@ T = TypeVar("T")
 
 def run_with_services(action: Callable[[Services], Awaitable[T]]) -> T:
     """``action(services)`` on freshly opened services; errors propagate to the CLI's error printer."""
-    from ennio.services.config_loader import load_config
+    from ennio.services.config.loader import load_config
     from ennio.services.stack import open_services
 
     config = load_config(state.config_path).config

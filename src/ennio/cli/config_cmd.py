@@ -25,7 +25,7 @@ def validate(as_json: JsonFlag = False) -> None:
     """Check the configuration file and list every problem, one per line."""
     from ennio.cli.output import console, print_json
     from ennio.core.errors import ConfigError
-    from ennio.services.config_loader import find_config, load_config
+    from ennio.services.config.loader import find_config, load_config
 
     path = state.config_path or find_config()
     if path is None:

@@ -10,7 +10,7 @@ import typer
 
 if TYPE_CHECKING:
     from ennio.core.config import EnnioConfig
-    from ennio.services.config_loader import LoadedConfig
+    from ennio.services.config.loader import LoadedConfig
 
 #: how long ``start --detach`` waits for the daemon to answer, and ``stop`` for it to exit
 START_TIMEOUT = 60.0
@@ -22,7 +22,7 @@ def start(
 ) -> None:
     """Run the orchestrator daemon: the HTTP API, and watching every session."""
     from ennio.cli.state import state
-    from ennio.services.config_loader import load_config
+    from ennio.services.config.loader import load_config
 
     loaded = load_config(state.config_path)
     if detach:
@@ -37,7 +37,7 @@ def _run_foreground(config: EnnioConfig) -> None:
     import signal
     import sys
 
-    from ennio.services.daemon import Daemon, DaemonState
+    from ennio.daemon.server import Daemon, DaemonState
 
     if not logging.getLogger().handlers:
         logging.basicConfig(
@@ -67,9 +67,9 @@ def _start_detached(loaded: LoadedConfig) -> None:
 
     from ennio.cli.output import console
     from ennio.core.errors import DaemonError
-    from ennio.services.daemon import read_state
-    from ennio.services.paths import data_dir, logs_dir, pid_file
-    from ennio.services.pidlock import running_pid
+    from ennio.daemon.pidlock import running_pid
+    from ennio.daemon.server import read_state
+    from ennio.services.config.paths import data_dir, logs_dir, pid_file
 
     root = data_dir(loaded.config)
     running = running_pid(pid_file(root))
@@ -119,9 +119,9 @@ def stop(
     from ennio.cli.output import console
     from ennio.cli.state import state
     from ennio.core.errors import DaemonError
-    from ennio.services.config_loader import load_config
-    from ennio.services.paths import data_dir, pid_file
-    from ennio.services.pidlock import running_pid
+    from ennio.daemon.pidlock import running_pid
+    from ennio.services.config.loader import load_config
+    from ennio.services.config.paths import data_dir, pid_file
 
     root = data_dir(load_config(state.config_path).config)
     path = pid_file(root)

@@ -29,8 +29,8 @@ def events(
     """Recent events from the event log, oldest first; --follow tails it."""
     from ennio.cli.output import print_json, print_json_line
     from ennio.core.ids import validate_id
-    from ennio.services.config_loader import load_storage_settings
-    from ennio.services.readers import Reader
+    from ennio.services.config.loader import load_storage_settings
+    from ennio.services.sessions.readers import Reader
 
     if session is not None:
         validate_id(session, "session id")

@@ -17,7 +17,7 @@ def init(
     from pathlib import Path
 
     from ennio.cli.output import console
-    from ennio.services.starter import default_target, detect_repo, write_starter_config
+    from ennio.services.config.starter import default_target, detect_repo, write_starter_config
 
     cwd = Path.cwd()
     repo = asyncio.run(detect_repo(cwd))

@@ -45,7 +45,7 @@ def _issue_group(
 
 
 def _tracker(ctx: typer.Context, project_id: str | None) -> Tracker:
-    from ennio.services.trackers import open_tracker, pick_project
+    from ennio.services.forge.trackers import open_tracker, pick_project
 
     config = load(ctx)
     return open_tracker(config, pick_project(config, project_id))

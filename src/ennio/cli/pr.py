@@ -16,7 +16,7 @@ from ennio.core.errors import InvalidInput
 
 if TYPE_CHECKING:
     from ennio.core.plugins import PRSnapshot, PullRequest
-    from ennio.services.pull_requests import PRRow
+    from ennio.services.forge.pull_requests import PRRow
 
 app = typer.Typer(name="pr", help="List and show pull requests kept by the local SCM.", no_args_is_help=True)
 
@@ -89,7 +89,7 @@ def list_prs(
 ) -> None:
     """List pull requests (open ones by default), newest first."""
     from ennio.core.plugins import PRState
-    from ennio.services.pull_requests import database, list_prs
+    from ennio.services.forge.pull_requests import database, list_prs
 
     with reported():
         if state not in STATES:
@@ -137,7 +137,7 @@ def show_pr(
     as_json: JsonOption = False,
 ) -> None:
     """Show one pull request: CI (with the failing log's tail), review, comments, mergeability."""
-    from ennio.services.pull_requests import database, resolve
+    from ennio.services.forge.pull_requests import database, resolve
 
     with reported():
         config = load(ctx)

@@ -29,7 +29,7 @@ from ennio.core.errors import InvalidInput
 
 if TYPE_CHECKING:
     from ennio.core.plugins import ReviewComment
-    from ennio.services.pull_requests import PRTarget
+    from ennio.services.forge.pull_requests import PRTarget
 
 app = typer.Typer(name="review", help="Approve or request changes on a session's pull request.", no_args_is_help=True)
 
@@ -58,7 +58,7 @@ def approve(
     project: ProjectOption = None,
 ) -> None:
     """Approve the pull request."""
-    from ennio.services.pull_requests import database, default_reviewer, resolve
+    from ennio.services.forge.pull_requests import database, default_reviewer, resolve
 
     with reported():
         config = load(ctx)
@@ -89,7 +89,7 @@ def request_changes(
     project: ProjectOption = None,
 ) -> None:
     """Request changes, with comments that may name a file and line."""
-    from ennio.services.pull_requests import database, default_reviewer, resolve
+    from ennio.services.forge.pull_requests import database, default_reviewer, resolve
 
     with reported():
         comments = pair_comments(ctx.meta.get(OPTION_ORDER, []), comment, file or [], line or [])

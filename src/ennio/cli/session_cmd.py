@@ -9,7 +9,7 @@ import typer
 from ennio.cli.sessions_cmd import app
 
 if TYPE_CHECKING:
-    from ennio.services.session_manager import SessionInfo
+    from ennio.services.sessions.manager import SessionInfo
 
 SessionArg = Annotated[str, typer.Argument(help="Session id (see `ennio session list`).", show_default=False)]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON.")]

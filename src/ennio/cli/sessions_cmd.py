@@ -83,8 +83,8 @@ def list_sessions(
 
 
 def _read(project: str | None, statuses: object, *, open_queue: bool) -> tuple[list[Session], list[QueuedSpawn]]:
-    from ennio.services.config_loader import load_storage_settings
-    from ennio.services.readers import Reader
+    from ennio.services.config.loader import load_storage_settings
+    from ennio.services.sessions.readers import Reader
 
     with Reader(load_storage_settings(state.config_path)) as reader:
         sessions = reader.sessions(project_id=project, statuses=statuses)  # type: ignore[arg-type]

@@ -1,7 +1,7 @@
 """Configuration models: the whole ``ennio.yaml`` schema.
 
 Loading (file discovery, ``${VAR}`` expansion, line numbers in errors) lives in
-``ennio.services.config_loader``; these models only validate.
+``ennio.services.config.loader``; these models only validate.
 """
 
 from __future__ import annotations

@@ -25,11 +25,11 @@ import uvicorn
 from ennio.core.clock import Clock
 from ennio.core.config import EnnioConfig
 from ennio.core.errors import DaemonError
-from ennio.services.paths import daemon_state_file, pid_file
-from ennio.services.paths import data_dir as resolve_data_dir
-from ennio.services.pidlock import PidLock
+from ennio.daemon.pidlock import PidLock
+from ennio.services.config.paths import daemon_state_file, pid_file
+from ennio.services.config.paths import data_dir as resolve_data_dir
 from ennio.services.registry import PluginRegistry
-from ennio.services.session_adoption import AdoptionReport
+from ennio.services.sessions.adoption import AdoptionReport
 from ennio.services.stack import Services, open_services
 
 log = logging.getLogger("ennio.daemon")

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Literal
 
 from ennio.core.errors import StorageError
+from ennio.core.redaction import redact
 
 Dialect = Literal["sqlite", "postgresql"]
 
@@ -29,19 +30,6 @@ class DatabaseUrl:
     def display(self) -> str:
         """The URL with any password replaced by ``***`` (safe to print and log)."""
         return redact(self.url)
-
-
-def redact(url: str) -> str:
-    """``url`` with the password (everything between the user's ``:`` and the host's ``@``) hidden."""
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        return url
-    netloc, slash, path = rest.partition("/")
-    userinfo, at, host = netloc.rpartition("@")
-    if not at or ":" not in userinfo:
-        return url
-    user = userinfo.split(":", 1)[0]
-    return f"{scheme}://{user}:***@{host}{slash}{path}"
 
 
 def resolve_url(url: str | None, data_dir: Path) -> DatabaseUrl:

@@ -24,7 +24,7 @@ from ennio.core.events import Event, EventFilter, EventType
 from ennio.core.session import Session, SessionStatus
 from ennio.demo.sample import PROJECT_ID, Sample, create_sample
 from ennio.demo.tasks import TASKS
-from ennio.services import pull_requests
+from ennio.services.forge import pull_requests
 from ennio.services.orchestrator import Orchestrator
 from ennio.services.stack import Services, open_services
 

@@ -19,7 +19,7 @@ from collections import deque
 from typing import Any
 
 from ennio.core.events import Event
-from ennio.db.urls import redact
+from ennio.core.redaction import redact
 
 log = logging.getLogger(__name__)
 

@@ -146,7 +146,7 @@ async def _budget_checks(config: EnnioConfig, registry: PluginRegistry, skip: se
     clear failure for a bad token or a repository that does not exist."""
     from ennio.core.clock import SystemClock
     from ennio.core.plugins import BudgetProbe, PluginContext, Slot
-    from ennio.services.paths import data_dir
+    from ennio.services.config.paths import data_dir
 
     ctx = PluginContext(data_dir=data_dir(config), clock=SystemClock())
     results = []
@@ -276,9 +276,9 @@ async def _tcp_unreachable(servers: list[str], timeout: float) -> str | None:
 
 async def check_database(config: EnnioConfig) -> CheckResult:
     """Open the database (applying migrations, as the daemon would) and write and delete one row."""
+    from ennio.core.redaction import redact
     from ennio.db import open_database
-    from ennio.db.urls import redact
-    from ennio.services.paths import data_dir
+    from ennio.services.config.paths import data_dir
 
     url = config.database_url.get_secret_value() if config.database_url is not None else None
     root = data_dir(config)
@@ -303,7 +303,7 @@ async def check_database(config: EnnioConfig) -> CheckResult:
 async def run_checks(config_path: Path | None, registry: PluginRegistry) -> list[CheckResult]:
     """Every check, in the order a person would fix things."""
     from ennio.core.config import EnnioConfig
-    from ennio.services.config_loader import find_config, load_config
+    from ennio.services.config.loader import find_config, load_config
 
     results: list[CheckResult] = []
     path = config_path or find_config()

@@ -19,14 +19,14 @@ from ennio.core.config import EnnioConfig
 from ennio.core.events import Event, EventType
 from ennio.core.plugins import PluginContext, SessionSummary
 from ennio.db import Database
-from ennio.services.event_bus import Subscription
-from ennio.services.event_log import EventService
-from ennio.services.lifecycle import LifecycleManager, PluginSource, QueueRunner, SessionCleaner
-from ennio.services.notifications import NotificationRouter
-from ennio.services.reactions import NOTIFIED, AgentMessenger, ReactionEngine
-from ennio.services.reconcile_hub import ReconcileHub
+from ennio.services.events.event_bus import Subscription
+from ennio.services.events.event_log import EventService
+from ennio.services.events.notifications import NotificationRouter
+from ennio.services.lifecycle.manager import LifecycleManager, PluginSource, QueueRunner, SessionCleaner
+from ennio.services.lifecycle.reactions import NOTIFIED, AgentMessenger, ReactionEngine
+from ennio.services.lifecycle.reconcile_hub import ReconcileHub
 from ennio.services.registry import PluginRegistry
-from ennio.services.session_ops import ManagerMessenger, PluginCleaner
+from ennio.services.sessions.ops import ManagerMessenger, PluginCleaner
 from ennio.services.stack import Services
 
 log = logging.getLogger("ennio.orchestrator")

@@ -16,11 +16,11 @@ from typing import Any
 from ennio.core.clock import Clock, SystemClock
 from ennio.core.config import EnnioConfig
 from ennio.db.database import Database, open_database
-from ennio.services.event_log import EventService
-from ennio.services.paths import data_dir as resolve_data_dir
-from ennio.services.reconcile_hub import ReconcileHub
+from ennio.services.config.paths import data_dir as resolve_data_dir
+from ennio.services.events.event_log import EventService
+from ennio.services.lifecycle.reconcile_hub import ReconcileHub
 from ennio.services.registry import PluginRegistry, default_registry
-from ennio.services.session_manager import SessionManager
+from ennio.services.sessions.manager import SessionManager
 
 
 @dataclass(slots=True)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import JSONResponse
 
 from ennio.core.session import Session, SessionStatus
-from ennio.services.reconcile_hub import request_reconcile
+from ennio.services.lifecycle.reconcile_hub import request_reconcile
 from ennio.services.stack import Services
 from ennio.web.errors import ERROR_RESPONSES
 from ennio.web.models import (

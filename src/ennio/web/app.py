@@ -7,8 +7,8 @@ import os
 from fastapi import Depends, FastAPI, Request, Response
 
 from ennio import __version__
+from ennio.services.lifecycle.webhook_receiver import WebhookReceiver
 from ennio.services.stack import Services
-from ennio.services.webhook_receiver import WebhookReceiver
 from ennio.web import api, events, webhooks
 from ennio.web.auth import bearer_check
 from ennio.web.errors import ERROR_RESPONSES, install_error_handlers

@@ -1,7 +1,7 @@
 """``POST /webhooks/github`` and ``POST /webhooks/linear``: signed deliveries from the forges.
 
 No bearer token here (GitHub and Linear cannot send one): the signature is the authentication, checked
-by :class:`~ennio.services.webhook_receiver.WebhookReceiver` before anything else. 202 when sessions
+by :class:`~ennio.services.lifecycle.webhook_receiver.WebhookReceiver` before anything else. 202 when sessions
 reconcile (in the background), 200 for a replay or a delivery about nothing Ennio follows, 401 for a
 missing or wrong signature, 400 for a malformed body — nothing is done in the last two cases.
 """
@@ -14,7 +14,7 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 
 from ennio.core.errors import AuthError, InvalidInput
-from ennio.services.webhook_receiver import WebhookReceiver, WebhookResult
+from ennio.services.lifecycle.webhook_receiver import WebhookReceiver, WebhookResult
 from ennio.web.errors import ErrorBody, Unauthorized
 from ennio.web.models import WebhookOut
 

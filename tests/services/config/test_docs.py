@@ -6,9 +6,9 @@ import pytest
 from pydantic import BaseModel
 
 from ennio.core.config import REACTION_NAMES, EnnioConfig
-from ennio.services.config_docs import BEGIN, END, _models_in, render_reference, update_text
+from ennio.services.config.docs import BEGIN, END, _models_in, render_reference, update_text
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+README = Path(__file__).resolve().parents[3] / "README.md"
 
 
 def test_readme_reference_is_up_to_date() -> None:

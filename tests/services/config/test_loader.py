@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from ennio.core.config import DEFAULT_REACTIONS, GitHubSCMConfig
 from ennio.core.errors import ConfigError
-from ennio.services.config_loader import (
+from ennio.services.config.loader import (
     CONFIG_ENV,
     expand_vars,
     find_config,
@@ -402,7 +402,7 @@ def test_storage_settings_stay_cheap(tmp_path: Path, text: str, parses_yaml: boo
     """The fast path exists for start-up time: no config models, and no YAML unless a storage key is set."""
     path = write(tmp_path / "ennio.yaml", text)
     code = (
-        "import sys; from pathlib import Path; from ennio.services.config_loader import load_storage_settings; "
+        "import sys; from pathlib import Path; from ennio.services.config.loader import load_storage_settings; "
         f"s = load_storage_settings(Path({str(path)!r})); "
         "print('pydantic' in sys.modules, 'yaml.constructor' in sys.modules, s.data_dir is not None)"
     )

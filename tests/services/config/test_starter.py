@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from ennio.core.config import GitHubSCMConfig, LocalSCMConfig
 from ennio.core.errors import Conflict
-from ennio.services.config_loader import load_config
-from ennio.services.starter import (
+from ennio.services.config.loader import load_config
+from ennio.services.config.starter import (
     RepoInfo,
     default_target,
     detect_repo,
@@ -132,7 +132,7 @@ def test_any_repository_name_renders_a_file_that_loads(tmp_path: Path, name: str
     root = tmp_path / name
     info = RepoInfo(root, "git@github.com:o/r.git" if github else None, "o/r" if github else None, branch)
     text = render_starter_config(info, tmp_path)
-    from ennio.services.config_loader import load_config_text
+    from ennio.services.config.loader import load_config_text
 
     project = load_config_text(text, base_dir=tmp_path, env={}).config.projects[0]
     assert project.name == name

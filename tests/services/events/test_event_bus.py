@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ennio.core.events import Event, EventFilter, EventType, Priority
-from ennio.services.event_bus import EventBus, Lagged, Subscription
+from ennio.services.events.event_bus import EventBus, Lagged, Subscription
 
 E = EventType
 TYPES = [E.SESSION_SPAWNED, E.CI_FAILING, E.STATUS_CHANGED, E.BUDGET_EXCEEDED]

@@ -10,8 +10,8 @@ from sqlalchemy import text
 
 from ennio.core.events import Event, EventFilter, EventType
 from ennio.db import Database
-from ennio.services.event_bus import EventBus
-from ennio.services.event_log import EventLogWriter, EventService
+from ennio.services.events.event_bus import EventBus
+from ennio.services.events.event_log import EventLogWriter, EventService
 from tests.helpers.wait import async_wait_for
 
 
@@ -114,7 +114,7 @@ async def test_a_database_error_is_logged_retried_and_loses_nothing(
     service = EventService(db.events, batch_size=5, flush_interval=0.01, retry_initial=0.05, retry_max=0.05)
     await service.start()
     events = make_events(20)
-    with caplog.at_level(logging.WARNING, logger="ennio.services.event_log"):
+    with caplog.at_level(logging.WARNING, logger="ennio.services.events.event_log"):
         async with events_table_gone(db):
             for event in events[:10]:
                 service.publish(event)  # returns at once: publishers never wait on the database
@@ -142,7 +142,7 @@ async def test_when_the_buffer_overflows_the_oldest_unwritten_events_go(
     writer.start()
     events = make_events(10)
     async with events_table_gone(db):
-        with caplog.at_level(logging.ERROR, logger="ennio.services.event_log"):
+        with caplog.at_level(logging.ERROR, logger="ennio.services.events.event_log"):
             for event in events:
                 writer.submit(event)
         assert writer.dropped == 6
@@ -160,7 +160,7 @@ async def test_close_gives_up_after_its_timeout_when_the_database_stays_down(
     async with events_table_gone(db):
         for event in make_events(7):
             writer.submit(event)
-        with caplog.at_level(logging.ERROR, logger="ennio.services.event_log"):
+        with caplog.at_level(logging.ERROR, logger="ennio.services.events.event_log"):
             await asyncio.wait_for(writer.close(timeout=0.3), 10)
     assert writer.dropped == 7
     assert "7 events were not written" in caplog.text

@@ -17,8 +17,8 @@ from ennio.core.clock import SystemClock
 from ennio.core.errors import NotifierError
 from ennio.core.events import Event, EventType, Priority
 from ennio.core.plugins import Notification, PluginContext, PluginManifest, SessionSummary, Slot
-from ennio.services.config_loader import load_config_text
-from ennio.services.notifications import NotificationRouter, build_notification
+from ennio.services.config.loader import load_config_text
+from ennio.services.events.notifications import NotificationRouter, build_notification
 from tests.helpers.notifiers import closed_port, install_recording_program, recorded_calls
 
 ROUTED = """

@@ -10,7 +10,13 @@ import pytest
 from ennio.core.config import ProjectConfig
 from ennio.core.errors import ConfigError, InvalidInput
 from ennio.core.issue_ref import parse_issue_ref
-from ennio.services.issue_refs import check_ref_fits, configured_github_repo, github_repo_slug, issue_display, web_host
+from ennio.services.forge.issue_refs import (
+    check_ref_fits,
+    configured_github_repo,
+    github_repo_slug,
+    issue_display,
+    web_host,
+)
 
 
 def project(**values: Any) -> ProjectConfig:

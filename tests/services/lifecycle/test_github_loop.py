@@ -30,7 +30,7 @@ from tests.helpers.wait import async_wait_for
 
 S = SessionStatus
 LOOP_REPO = "acme/loop"
-LOOP_AGENT = Path(__file__).resolve().parents[1] / "helpers" / "loop_agent.py"
+LOOP_AGENT = Path(__file__).resolve().parents[2] / "helpers" / "loop_agent.py"
 CI_LOG = "collected 3 items\ntest_calc.py::test_add FAILED\nE   assert add(1, 2) == 3  (got -1)\n1 failed in 0.02s"
 
 

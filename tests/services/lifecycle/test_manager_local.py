@@ -17,12 +17,12 @@ from ennio.core.plugins import PluginContext, RuntimeHandle, Slot
 from ennio.core.session import ActivityState, SessionStatus
 from ennio.db import Database
 from ennio.plugins.runtime.tmux import TmuxRuntime
-from ennio.services.event_log import EventService
-from ennio.services.lifecycle import LifecycleManager
-from ennio.services.reactions import ReactionEngine
+from ennio.services.events.event_log import EventService
+from ennio.services.lifecycle.manager import LifecycleManager
+from ennio.services.lifecycle.reactions import ReactionEngine
 from ennio.services.registry import default_registry
-from ennio.services.session_ops import PluginCleaner, RuntimeMessenger
-from ennio.services.session_plugins import SessionPlugins
+from ennio.services.sessions.ops import PluginCleaner, RuntimeMessenger
+from ennio.services.sessions.plugins import SessionPlugins
 from tests.helpers.git import git
 from tests.helpers.local_scm import CI_COMMAND, commit_on, make_project_repo
 from tests.helpers.runtime import echo_spec, wait_ready, wait_received

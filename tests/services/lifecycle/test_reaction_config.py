@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ennio.core.errors import ConfigError
-from ennio.services.config_loader import load_config_text
+from ennio.services.config.loader import load_config_text
 
 
 def load(text: str) -> None:

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from ennio.core.session import SessionStatus
-from ennio.services.reconcile_hub import ReconcileHub
+from ennio.services.lifecycle.reconcile_hub import ReconcileHub
 from tests.helpers.fake_github import REPO
 from tests.helpers.reactions import ReactionWorld
 from tests.helpers.wait import async_wait_for

@@ -9,7 +9,7 @@ import pytest
 from ennio.core.errors import IllegalTransition
 from ennio.core.plugins import CheckRun, CIState, IssueState, PRSnapshot, PRState, PullRequest, ReviewDecision
 from ennio.core.session import TRANSITIONS, ActivityState, SessionStatus, check_transition
-from ennio.services.status_rules import Decision, Observation, derive_status
+from ennio.services.lifecycle.status_rules import Decision, Observation, derive_status
 
 S = SessionStatus
 HEAD = "a" * 40

@@ -42,7 +42,7 @@ async def spawning_row(
     stack: Services, session_id: str, spawner_pid: int, with_terminal: bool, store_handle: bool = True
 ) -> Session:
     """A session row as a spawn leaves it mid-way: status spawning, maybe its terminal already started."""
-    from ennio.services.session_env import spawner_mark
+    from ennio.services.sessions.env import spawner_mark
 
     mark = spawner_mark(spawner_pid)
     session = Session(

@@ -8,8 +8,8 @@ from pathlib import Path
 from ennio.core.events import Event, EventType
 from ennio.core.session import Session, SessionStatus
 from ennio.db import Database, StoredEvent
-from ennio.services.config_loader import StorageSettings
-from ennio.services.readers import Reader
+from ennio.services.config.loader import StorageSettings
+from ennio.services.sessions.readers import Reader
 
 
 def settings(db_url: str | None, data_dir: Path) -> StorageSettings:

@@ -15,7 +15,7 @@ from ennio.core.events import EventType
 from ennio.core.session import Session, SessionStatus
 from ennio.db.records import QueuedSpawn, QueueStatus
 from ennio.db.schema import spawn_queue
-from ennio.services.blockers import Blocked
+from ennio.services.forge.blockers import Blocked
 from ennio.services.stack import Services
 from tests.helpers.fake_github import REPO, TOKEN, FakeGitHub
 from tests.helpers.linear_api import FakeLinear, LinearServer, linear_server_fixture  # noqa: F401  (a fixture)

@@ -1,6 +1,6 @@
 """The configuration reference in README.md, generated from the pydantic models.
 
-``python -m ennio.services.config_docs README.md`` (``scripts/gen-config-docs``) rewrites the part of
+``python -m ennio.services.config.docs README.md`` (``scripts/gen-config-docs``) rewrites the part of
 the file between the two markers; a test fails when the README and the models disagree.
 """
 

@@ -11,7 +11,7 @@ import yaml
 
 from ennio.core.errors import Conflict, InvalidId, MissingTool
 from ennio.core.ids import slugify, validate_branch_name
-from ennio.services.config_loader import CONFIG_NAMES, load_config_text
+from ennio.services.config.loader import CONFIG_NAMES, load_config_text
 
 _GITHUB_URL_RE = re.compile(
     r"""^(?:

@@ -19,7 +19,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Protocol
 
 from ennio.core.events import Event, EventFilter
-from ennio.services.event_bus import EventBus, Subscription
+from ennio.services.events.event_bus import EventBus, Subscription
 
 if TYPE_CHECKING:
     from ennio.nats.publisher import NatsEventPublisher

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from ennio.core.errors import Conflict
 from ennio.core.plugins import Issue, IssueState, Tracker
 from ennio.db import Database
-from ennio.services.issue_refs import issue_display
+from ennio.services.forge.issue_refs import issue_display
 
 
 class Blocked(Conflict):

@@ -19,9 +19,9 @@ from ennio.core.errors import ConfigError, Conflict, InvalidInput, NotFound, Plu
 from ennio.core.ids import validate_id
 from ennio.core.plugins import SCM, PluginContext, PRSnapshot, PRState, PullRequest, ReviewableSCM, Slot
 from ennio.db import Database, open_database
-from ennio.services.paths import data_dir
+from ennio.services.config.paths import data_dir
+from ennio.services.forge.trackers import pick_project
 from ennio.services.registry import PluginRegistry, default_registry
-from ennio.services.trackers import pick_project
 
 _NUMBER_RE = re.compile(r"#?(\d+)")
 

@@ -8,7 +8,7 @@ from ennio.core.clock import SystemClock
 from ennio.core.config import EnnioConfig, ProjectConfig
 from ennio.core.errors import ConfigError, NotFound
 from ennio.core.plugins import PluginContext, Slot, Tracker
-from ennio.services.paths import data_dir
+from ennio.services.config.paths import data_dir
 from ennio.services.registry import PluginRegistry, default_registry
 
 

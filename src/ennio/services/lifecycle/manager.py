@@ -10,7 +10,7 @@ Each pass, per project (see :meth:`LifecycleManager.run_once`):
    the rest reusing the last answers until they are ``webhook_poll_interval`` old;
 4. per session: record activity changes, adopt or open the PR (push + ``open_pr`` once the agent
    has commits ahead of the base and is not active), push new commits, apply the status rules
-   (:mod:`ennio.services.status_rules`), persist each transition with its reason, emit the events,
+   (:mod:`ennio.services.lifecycle.status_rules`), persist each transition with its reason, emit the events,
    clean up merged sessions (→ ``done``), and let the :class:`ReactionEngine` react;
 5. escalations whose deadline passed, ``all-complete`` for projects that finished, and the spawn queue.
 
@@ -66,12 +66,12 @@ from ennio.core.plugins import (
 from ennio.core.session import ACTIVE_STATUSES, ActivityState, Session, SessionStatus
 from ennio.db import Database
 from ennio.db.records import Scope
-from ennio.services import git_heads
-from ennio.services.event_bus import Subscription
-from ennio.services.reactions import ReactionEngine, SessionView, StateBook
-from ennio.services.session_env import META_RESUME_ID, META_SPAWNER
-from ennio.services.status_rules import Observation, derive_status
-from ennio.services.transitions import EventSink, move, session_event
+from ennio.services.events.event_bus import Subscription
+from ennio.services.lifecycle import git_heads
+from ennio.services.lifecycle.reactions import ReactionEngine, SessionView, StateBook
+from ennio.services.lifecycle.status_rules import Observation, derive_status
+from ennio.services.lifecycle.transitions import EventSink, move, session_event
+from ennio.services.sessions.env import META_RESUME_ID, META_SPAWNER
 
 log = logging.getLogger("ennio.lifecycle")
 

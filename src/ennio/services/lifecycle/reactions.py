@@ -34,9 +34,9 @@ from ennio.core.plugins import SCM, CheckRun, CIState, PRSnapshot, PRState, Revi
 from ennio.core.session import ActivityState, Session, SessionStatus
 from ennio.db import Database
 from ennio.db.records import ReactionState, Scope
-from ennio.services import reaction_messages as msg
-from ennio.services.notifications import NotificationRouter
-from ennio.services.transitions import EventSink, move, session_event
+from ennio.services.events.notifications import NotificationRouter
+from ennio.services.lifecycle import reaction_messages as msg
+from ennio.services.lifecycle.transitions import EventSink, move, session_event
 
 log = logging.getLogger("ennio.reactions")
 

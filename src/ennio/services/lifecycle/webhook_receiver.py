@@ -45,9 +45,9 @@ from ennio.core.webhooks import (
 )
 from ennio.db import Database
 from ennio.db.records import QueueStatus
-from ennio.services.issue_refs import configured_github_repo
-from ennio.services.lifecycle import RECONCILED_STATUSES
-from ennio.services.reconcile_hub import ReconcileHub
+from ennio.services.forge.issue_refs import configured_github_repo
+from ennio.services.lifecycle.manager import RECONCILED_STATUSES
+from ennio.services.lifecycle.reconcile_hub import ReconcileHub
 
 log = logging.getLogger("ennio.webhooks")
 

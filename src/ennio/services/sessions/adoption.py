@@ -21,7 +21,7 @@ from typing import Any
 from ennio.core.errors import Conflict, EnnioError, IllegalTransition
 from ennio.core.plugins import RuntimeHandle
 from ennio.core.session import ACTIVE_STATUSES, Session, SessionStatus
-from ennio.services.session_env import SessionEnv, mark_exited, runtime_handle, spawner_running
+from ennio.services.sessions.env import SessionEnv, mark_exited, runtime_handle, spawner_running
 
 log = logging.getLogger("ennio.adoption")
 

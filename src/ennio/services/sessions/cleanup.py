@@ -27,7 +27,7 @@ from ennio.core.errors import EnnioError, NotFound, UnsafeToDestroy
 from ennio.core.events import EventType
 from ennio.core.plugins import BranchRef, IssueState, PRState
 from ennio.core.session import ACTIVE_STATUSES, Session, SessionStatus
-from ennio.services.session_env import SessionEnv, runtime_handle, workspace_info
+from ennio.services.sessions.env import SessionEnv, runtime_handle, workspace_info
 
 log = logging.getLogger("ennio.cleanup")
 

@@ -20,8 +20,8 @@ from ennio.core.plugins import ActivityProbe, ActivityReading, Agent, Runtime, R
 from ennio.core.proc import pid_running, process_start_time
 from ennio.core.session import ActivityState, Session, SessionStatus
 from ennio.db.database import Database
-from ennio.services.event_log import EventService
-from ennio.services.session_plugins import SessionPlugins
+from ennio.services.events.event_log import EventService
+from ennio.services.sessions.plugins import SessionPlugins
 
 #: metadata keys the session services keep in ``Session.metadata``
 META_WORKSPACE = "workspace"

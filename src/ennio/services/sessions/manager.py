@@ -25,13 +25,13 @@ from ennio.core.rollback import Rollback
 from ennio.core.session import ActivityState, Session, SessionStatus, can_transition
 from ennio.db.database import Database
 from ennio.db.records import OPEN_QUEUE_STATUSES, QueuedSpawn
-from ennio.services.blockers import Blocked
-from ennio.services.event_log import EventService
-from ennio.services.paths import instance_id, logs_dir
+from ennio.services.config.paths import instance_id, logs_dir
+from ennio.services.events.event_log import EventService
+from ennio.services.forge.blockers import Blocked
 from ennio.services.registry import PluginRegistry
-from ennio.services.session_adoption import AdoptionReport, readopt
-from ennio.services.session_cleanup import CleanupReport, cleanup
-from ennio.services.session_env import (
+from ennio.services.sessions.adoption import AdoptionReport, readopt
+from ennio.services.sessions.cleanup import CleanupReport, cleanup
+from ennio.services.sessions.env import (
     META_LAST_SEND,
     META_RESUME_ID,
     SessionEnv,
@@ -41,9 +41,9 @@ from ennio.services.session_env import (
     runtime_handle,
     workspace_info,
 )
-from ennio.services.session_plugins import SessionPlugins, preflight
-from ennio.services.spawn import Progress, Spawner, SpawnRequest, project_rules, write_agent_files
-from ennio.services.spawn_queue import SpawnQueue
+from ennio.services.sessions.plugins import SessionPlugins, preflight
+from ennio.services.sessions.spawn import Progress, Spawner, SpawnRequest, project_rules, write_agent_files
+from ennio.services.sessions.spawn_queue import SpawnQueue
 
 log = logging.getLogger("ennio.sessions")
 
@@ -432,7 +432,7 @@ class SessionManager:
         return session
 
     async def cleanup(self, project_id: str | None = None, *, dry_run: bool = False) -> CleanupReport:
-        """Finish sessions whose PR merged or whose issue closed (see :mod:`ennio.services.session_cleanup`)."""
+        """Finish sessions whose PR merged or whose issue closed (see :mod:`ennio.services.sessions.cleanup`)."""
         if project_id is not None:
             self.env.config.project(validate_id(project_id, "project id"))
         return await cleanup(self.env, project_id, dry_run=dry_run)

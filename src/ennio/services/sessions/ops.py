@@ -10,7 +10,7 @@ from ennio.core.config import EnnioConfig
 from ennio.core.errors import EnnioError, RuntimeFailure
 from ennio.core.plugins import Runtime, RuntimeHandle, SendResult, Workspace
 from ennio.core.session import Session
-from ennio.services.session_env import runtime_handle, workspace_info
+from ennio.services.sessions.env import runtime_handle, workspace_info
 
 log = logging.getLogger("ennio.sessions")
 

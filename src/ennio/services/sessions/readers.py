@@ -13,8 +13,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ennio.services.config_loader import StorageSettings
-from ennio.services.paths import resolve_data_dir
+from ennio.services.config.loader import StorageSettings
+from ennio.services.config.paths import resolve_data_dir
 
 if TYPE_CHECKING:
     import asyncio

@@ -3,7 +3,7 @@
 Order: project, plugin names, branch, issue reference (and that it fits the project's tracker), prompt → the plugins' preflight checks (tmux,
 git, the repository) → the agent's command line (a missing agent CLI fails here) → ``max_sessions`` →
 the issue from the tracker (and its blockers: an issue still blocked is refused with
-:class:`~ennio.services.blockers.Blocked`, which ``--when-unblocked`` turns into a queued spawn). Only then is anything made: the session row (under the project's live
+:class:`~ennio.services.forge.blockers.Blocked`, which ``--when-unblocked`` turns into a queued spawn). Only then is anything made: the session row (under the project's live
 limit, atomically), the workspace (with the terminal opened meanwhile when the runtime can reserve one), the
 agent's files, the agent started in the terminal, the prompt. Each step that makes
 something registers its undo first; any failure — or cancellation — runs the undos in reverse
@@ -40,10 +40,10 @@ from ennio.core.plugins import (
 from ennio.core.prompt import compose_prompt, compose_rules
 from ennio.core.rollback import Rollback
 from ennio.core.session import ActivityState, Session, SessionStatus
-from ennio.services.blockers import Blocked, open_blockers
-from ennio.services.issue_refs import check_ref_fits, issue_display
-from ennio.services.paths import logs_dir, workspaces_dir
-from ennio.services.session_env import (
+from ennio.services.config.paths import logs_dir, workspaces_dir
+from ennio.services.forge.blockers import Blocked, open_blockers
+from ennio.services.forge.issue_refs import check_ref_fits, issue_display
+from ennio.services.sessions.env import (
     META_DELIVERY,
     META_RESUME_ID,
     META_SPAWNER,
@@ -52,7 +52,7 @@ from ennio.services.session_env import (
     read_activity,
     spawner_mark,
 )
-from ennio.services.session_plugins import preflight
+from ennio.services.sessions.plugins import preflight
 
 log = logging.getLogger("ennio.spawn")
 

@@ -25,10 +25,10 @@ from ennio.core.events import Event, EventType
 from ennio.core.plugins import IssueState
 from ennio.core.session import Session
 from ennio.db.records import QueuedSpawn, QueueStatus, parse_qid
-from ennio.services.blockers import Blocked, open_blockers
-from ennio.services.issue_refs import issue_display
-from ennio.services.session_env import SessionEnv
-from ennio.services.spawn import SpawnRequest
+from ennio.services.forge.blockers import Blocked, open_blockers
+from ennio.services.forge.issue_refs import issue_display
+from ennio.services.sessions.env import SessionEnv
+from ennio.services.sessions.spawn import SpawnRequest
 
 log = logging.getLogger("ennio.queue")
 
