@@ -64,3 +64,18 @@ def test_services_never_import_a_concrete_plugin() -> None:
 def test_every_layer_is_covered() -> None:
     layers = {p.name for p in SRC.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
     assert layers == set(ALLOWED), "add the new package to ALLOWED with the layers it may import"
+
+
+#: a module longer than this says why at its top, in a docstring paragraph starting "Size:"
+LONG_MODULE = 400
+
+
+def test_long_modules_say_why() -> None:
+    silent = []
+    for path in sorted(SRC.rglob("*.py")):
+        text = path.read_text()
+        lines = text.count("\n")
+        docstring = ast.get_docstring(ast.parse(text)) or ""
+        if lines > LONG_MODULE and "\nSize: " not in f"\n{docstring}":
+            silent.append(f"{path.relative_to(SRC.parent)}: {lines} lines and no 'Size:' paragraph in its docstring")
+    assert not silent, "\n".join(silent)

@@ -2,6 +2,9 @@
 
 Loading (file discovery, ``${VAR}`` expansion, line numbers in errors) lives in
 ``ennio.services.config.loader``; these models only validate.
+
+Size: over 400 lines because it is the whole configuration schema in one place, so ``config schema``
+and the README's reference come from one module.
 """
 
 from __future__ import annotations

@@ -4,6 +4,9 @@ A plugin is a class with a ``manifest`` (name, slot, version, description). Cons
 slot: agent/runtime/workspace/terminal ``cls(ctx)``; tracker/scm ``cls(project, ctx)``;
 notifier ``cls(name, settings, ctx)`` — ``ctx`` being a :class:`PluginContext`. Built-ins and third-party plugins are found through entry points
 (``ennio.agent``, ``ennio.runtime``, ...). Services talk to plugins only through these Protocols.
+
+Size: over 400 lines because every slot's Protocol and the values that cross them are kept in one
+place (the contract in one file, as STYLE.md asks).
 """
 
 from __future__ import annotations

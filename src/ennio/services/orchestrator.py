@@ -22,7 +22,8 @@ from ennio.db import Database
 from ennio.services.events.event_bus import Subscription
 from ennio.services.events.event_log import EventService
 from ennio.services.events.notifications import NotificationRouter
-from ennio.services.lifecycle.manager import LifecycleManager, PluginSource, QueueRunner, SessionCleaner
+from ennio.services.lifecycle.manager import LifecycleManager
+from ennio.services.lifecycle.ports import PluginSource, QueueRunner, SessionCleaner
 from ennio.services.lifecycle.reactions import NOTIFIED, AgentMessenger, ReactionEngine
 from ennio.services.lifecycle.reconcile_hub import ReconcileHub
 from ennio.services.registry import PluginRegistry

@@ -15,6 +15,9 @@
   buffer (bracketed paste, so a TUI keeps it in its input box), presses Enter, and then watches the
   screen: if the input line still holds the text, the agent did not take it and Enter is pressed
   again, a bounded number of times.
+
+Size: over 400 lines because start, send with its take-checks, batched screens and the early start
+share the wrapper spec and the server-exit retry; split, each half would need the other's internals.
 """
 
 from __future__ import annotations

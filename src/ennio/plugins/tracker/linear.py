@@ -8,6 +8,9 @@ HTTP 400/401/429) become :class:`AuthError`, :class:`NotFound` and :class:`RateL
 ``Issue.blocked_by`` lists every issue with a ``blocks`` relation onto this one (Linear stores "A blocks B"
 on A, so they are B's ``inverseRelations``), finished or not: whether a blocker is done is one batched
 ``issue_states`` call away, so the caller decides.
+
+Size: over 400 lines because one GraphQL client's queries, paging and error mapping serve every
+tracker call; the queries are only readable next to the code that reads their answers.
 """
 
 from __future__ import annotations

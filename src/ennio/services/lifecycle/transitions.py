@@ -66,3 +66,13 @@ async def move(db: Database, events: EventSink, session: Session, target: Sessio
     if specific is not None:
         events.publish(session_event(moved, specific, f"{session.id}: {reason or target}", reason=reason))
     return moved
+
+
+async def write_pending(db: Database, session: Session, pending: dict[str, Any]) -> Session:
+    """Write the field changes a pass collected for ``session`` in one update (``pending`` is emptied);
+    the status is the one in hand (a status change is its own transition)."""
+    if not pending:
+        return session
+    updated = await db.sessions.update(session.id, **pending)
+    pending.clear()
+    return updated.model_copy(update={"status": session.status, "status_reason": session.status_reason})

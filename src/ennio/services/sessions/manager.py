@@ -3,6 +3,9 @@
 The one service every front end (CLI, API, TUI) calls. Plugins come from the registry and are used
 only through the ``ennio.core.plugins`` Protocols. Every id from outside is validated before it
 reaches the database, git or the runtime.
+
+Size: over 400 lines because it has one short method per operation the front ends offer; spawn,
+adoption, cleanup and the queue already live in their own modules.
 """
 
 from __future__ import annotations
