@@ -156,16 +156,26 @@ class FakePR:
     def touch(self, now: datetime) -> None:
         self.updated = max(now, self.updated + timedelta(seconds=1))
 
-    def review_decision(self, repo: FakeRepo) -> str | None:
-        latest: dict[str, str] = {}
+    def opinionated_reviews(self) -> list[FakeReview]:
+        """Each reviewer's latest review that approves, requests changes or was dismissed (a later
+        comment-only review does not replace it): GitHub's ``latestOpinionatedReviews``."""
+        latest: dict[str, FakeReview] = {}
         for r in self.reviews:
-            if r.state in ("APPROVED", "CHANGES_REQUESTED"):
-                latest[r.author] = r.state
-        if "CHANGES_REQUESTED" in latest.values():
+            if r.state in ("APPROVED", "CHANGES_REQUESTED", "DISMISSED"):
+                latest[r.author] = r
+        return list(latest.values())
+
+    def review_decision(self, repo: FakeRepo) -> str | None:
+        """GitHub's ``reviewDecision``: null unless a rule on the base branch requires reviews (the common
+        case for small and personal repositories), whatever reviews the PR has."""
+        if self.base not in repo.reviews_required:
+            return None
+        states = {r.state for r in self.opinionated_reviews() if r.author != self.author}
+        if "CHANGES_REQUESTED" in states:
             return "CHANGES_REQUESTED"
-        if "APPROVED" in latest.values():
+        if "APPROVED" in states:
             return "APPROVED"
-        return "REVIEW_REQUIRED" if self.base in repo.reviews_required else None
+        return "REVIEW_REQUIRED"
 
 
 @dataclass
@@ -475,6 +485,12 @@ class FakeGitHub:
             pr.touch(self.now())
             self._node_index[f"PRR_{review.id}"] = (repo, review)
             return review
+
+    def dismiss_review(self, full_name: str, number: int, review: FakeReview) -> None:
+        """A maintainer dismissed ``review``: GitHub keeps it, in state DISMISSED, and it no longer counts."""
+        with self.lock:
+            review.state = "DISMISSED"
+            self.repo(full_name).prs[number].touch(self.now())
 
     def add_thread(
         self,

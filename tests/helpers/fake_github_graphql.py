@@ -346,22 +346,29 @@ def _pull_request(fake: FakeGitHub, repo: FakeRepo, pr: FakePR) -> dict[str, Any
             "PullRequestReviewThreadConnection", [_thread(fake, repo, t) for t in pr.threads], first, last
         )
 
+    def review_node(r: Any) -> dict[str, Any]:
+        return {
+            "__typename": "PullRequestReview",
+            "id": f"PRR_{r.id}",
+            "state": r.state,
+            "body": r.body,
+            "url": f"https://github.com/{repo.full_name}/pull/{pr.number}#pullrequestreview-{r.id}",
+            "createdAt": iso(r.created),
+            "author": _actor(fake, r.author),
+        }
+
     def latest_reviews(info: Any, first: int | None = None, last: int | None = None, **_: Any) -> dict[str, Any]:
+        # each reviewer's latest review of any kind: a comment-only review replaces an approval here
         latest: dict[str, Any] = {}
         for r in pr.reviews:
             latest[r.author] = r
-        nodes = [
-            {
-                "__typename": "PullRequestReview",
-                "id": f"PRR_{r.id}",
-                "state": r.state,
-                "body": r.body,
-                "url": f"https://github.com/{repo.full_name}/pull/{pr.number}#pullrequestreview-{r.id}",
-                "createdAt": iso(r.created),
-                "author": _actor(fake, r.author),
-            }
-            for r in latest.values()
-        ]
+        nodes = [review_node(r) for r in latest.values()]
+        return _connection("PullRequestReviewConnection", nodes, first, last)
+
+    def latest_opinionated_reviews(
+        info: Any, first: int | None = None, last: int | None = None, **_: Any
+    ) -> dict[str, Any]:
+        nodes = [review_node(r) for r in pr.opinionated_reviews()]
         return _connection("PullRequestReviewConnection", nodes, first, last)
 
     owner_is_org = fake.users[repo.owner].org
@@ -388,6 +395,8 @@ def _pull_request(fake: FakeGitHub, repo: FakeRepo, pr: FakePR) -> dict[str, Any
         "statusCheckRollup": rollup,
         "reviewThreads": threads,
         "latestReviews": latest_reviews,
+        "latestOpinionatedReviews": latest_opinionated_reviews,
+        "author": _actor(fake, pr.author),
     }
 
 

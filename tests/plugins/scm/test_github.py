@@ -10,6 +10,7 @@ from pydantic import SecretStr
 
 from ennio.core.errors import AuthError, Conflict, InvalidId, InvalidInput, NotFound
 from ennio.core.plugins import SCM, BranchRef, CheckRun, CIState, PRState, ReviewDecision
+from ennio.plugins._github import pr_queries as q
 from ennio.plugins.scm.github import GitHubSCM
 from tests.helpers.fake_github import REPO, TOKEN, FakeGitHub
 from tests.helpers.git import commit_file, git, make_repo
@@ -119,6 +120,71 @@ async def test_review_decisions_and_pr_end_states(github: FakeGitHub, scm: GitHu
     assert snaps["feat/6-c"].pr is not None and snaps["feat/6-c"].pr.state is PRState.MERGED
     assert snaps["feat/6-d"].pr is not None and snaps["feat/6-d"].pr.state is PRState.CLOSED
     assert waiting.number == snaps["feat/6-a"].pr.number  # type: ignore[union-attr]
+
+
+async def test_without_required_reviews_each_reviewers_latest_opinion_decides(
+    github: FakeGitHub, make_scm: Callable[..., GitHubSCM]
+) -> None:
+    """No rule requires reviews (GitHub's reviewDecision is null): an approval still approves."""
+    approved = github.open_pr(REPO, "feat/6-approved")
+    github.add_review(REPO, approved.number, "alice", "APPROVED")
+    github.add_review(REPO, approved.number, "alice", "COMMENTED", "one more thought")  # does not undo it
+    blocked = github.open_pr(REPO, "feat/6-blocked")
+    github.add_review(REPO, blocked.number, "alice", "APPROVED")
+    github.add_review(REPO, blocked.number, "bob", "CHANGES_REQUESTED", "Please add tests")
+    changed_mind = github.open_pr(REPO, "feat/6-changed-mind")
+    github.add_review(REPO, changed_mind.number, "bob", "CHANGES_REQUESTED", "Please add tests")
+    github.add_review(REPO, changed_mind.number, "bob", "APPROVED")
+    dismissed = github.open_pr(REPO, "feat/6-dismissed")
+    github.dismiss_review(REPO, dismissed.number, github.add_review(REPO, dismissed.number, "alice", "APPROVED"))
+    by_bot = github.open_pr(REPO, "feat/6-bot")
+    github.user("review-app[bot]", bot=True)
+    github.add_review(REPO, by_bot.number, "review-app[bot]", "APPROVED")
+    outsider = github.open_pr(REPO, "feat/6-outsider")
+    github.add_review(REPO, outsider.number, "mallory", "APPROVED")
+    branches = [f"feat/6-{n}" for n in ("approved", "blocked", "changed-mind", "dismissed", "bot", "outsider")]
+
+    snaps = await make_scm(review_authors=["alice", "bob"]).snapshots(refs(*branches))
+
+    assert {b: snaps[b].review for b in branches} == {
+        "feat/6-approved": ReviewDecision.APPROVED,
+        "feat/6-blocked": ReviewDecision.CHANGES_REQUESTED,
+        "feat/6-changed-mind": ReviewDecision.APPROVED,
+        "feat/6-dismissed": ReviewDecision.NONE,
+        "feat/6-bot": ReviewDecision.NONE,
+        "feat/6-outsider": ReviewDecision.NONE,  # not one of review_authors
+    }
+    assert [c.body for c in snaps["feat/6-blocked"].comments] == ["Please add tests"]
+    assert snaps["feat/6-changed-mind"].comments == []  # bob's request was replaced by his approval
+    everyone = (await make_scm().snapshots(refs("feat/6-outsider")))["feat/6-outsider"]
+    assert everyone.review is ReviewDecision.APPROVED
+
+
+async def test_with_required_reviews_githubs_decision_stands(github: FakeGitHub, scm: GitHubSCM) -> None:
+    github.protect(REPO, "main", [], reviews=True)
+    pr = github.open_pr(REPO, "feat/6-required")
+    github.user("review-app[bot]", bot=True)
+    github.add_review(REPO, pr.number, "review-app[bot]", "APPROVED")
+    # GitHub decides here; Ennio does not second-guess it (GitHub counts the app's approval in this fake)
+    assert (await scm.snapshots(refs("feat/6-required")))["feat/6-required"].review is ReviewDecision.APPROVED
+    github.add_review(REPO, pr.number, "bob", "CHANGES_REQUESTED", "no")
+    snap = (await scm.snapshots(refs("feat/6-required")))["feat/6-required"]
+    assert snap.review is ReviewDecision.CHANGES_REQUESTED
+
+
+def test_the_pull_requests_author_never_decides_its_review() -> None:
+    """GitHub refuses an author's approval of their own PR; were one reported, it would not count."""
+    authors = q.AuthorFilter.of([], None)
+    own = {
+        "reviewDecision": None,
+        "author": {"login": "Alice"},
+        "latestOpinionatedReviews": {
+            "nodes": [{"state": "APPROVED", "author": {"__typename": "User", "login": "alice"}}]
+        },
+    }
+    assert q.review_decision(own, authors) is ReviewDecision.NONE
+    own["author"] = {"login": "bob"}
+    assert q.review_decision(own, authors) is ReviewDecision.APPROVED
 
 
 async def test_review_authors_limit_whose_comments_are_forwarded(

@@ -5,11 +5,19 @@ Three queries, all with aliases so one request covers many PRs:
 * :func:`lookup_query` — PR numbers for branches the caller does not know a number for;
 * :func:`snapshot_query` — for up to 50 PRs: state, draft, head sha, the status-check rollup
   (check runs and commit statuses, each with ``isRequired`` for that PR), review decision,
-  latest reviews, mergeability, and the ids/flags of review threads;
+  each reviewer's latest approving or change-requesting review, mergeability, and the ids/flags
+  of review threads;
 * :func:`threads_query` — comments of the unresolved, not outdated threads, fetched only when a
   PR changed (nested comment connections would multiply the GraphQL point cost by 100).
 
 Values always travel as GraphQL variables, never spliced into the query text.
+
+Reviews: GitHub's ``reviewDecision`` is null unless a rule on the base branch requires reviews — the
+usual case for small and personal repositories. Then the decision is Ennio's, from each reviewer's
+latest *opinionated* review (``latestOpinionatedReviews``: a later comment-only review does not undo
+an approval, as it would in ``latestReviews``), counting only reviewers ``review_authors`` accepts,
+never the PR's author, and no bot's approval (a bot asking for changes still counts): any change
+request outstanding → changes requested, else an approval → approved.
 """
 
 from __future__ import annotations
@@ -36,8 +44,9 @@ RATE_LIMIT = "rateLimit { limit remaining resetAt cost }"
 
 _PR_FIELDS = """
   id number url title state isDraft headRefName baseRefName headRefOid updatedAt mergeable reviewDecision
+  author { login }
   reviewThreads(first: 100) { nodes { id isResolved isOutdated } }
-  latestReviews(first: 20) { nodes { id state body url createdAt author { __typename login } } }
+  latestOpinionatedReviews(first: 100) { nodes { id state body url createdAt author { __typename login } } }
 """
 
 
@@ -210,12 +219,38 @@ def _status_state(state: str) -> CIState:
     return CIState.PENDING
 
 
-def review_decision(value: str | None) -> ReviewDecision:
-    return {
-        "APPROVED": ReviewDecision.APPROVED,
-        "CHANGES_REQUESTED": ReviewDecision.CHANGES_REQUESTED,
-        "REVIEW_REQUIRED": ReviewDecision.REVIEW_REQUIRED,
-    }.get(value or "", ReviewDecision.NONE)
+_DECISIONS = {
+    "APPROVED": ReviewDecision.APPROVED,
+    "CHANGES_REQUESTED": ReviewDecision.CHANGES_REQUESTED,
+    "REVIEW_REQUIRED": ReviewDecision.REVIEW_REQUIRED,
+}
+
+
+def _opinions(node: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    return [r for r in (node.get("latestOpinionatedReviews") or {}).get("nodes") or [] if r]
+
+
+def review_decision(node: Mapping[str, Any], authors: AuthorFilter) -> ReviewDecision:
+    """GitHub's ``reviewDecision`` when a rule requires reviews; otherwise derived from the reviewers'
+    latest opinions (see the module note)."""
+    decided = node.get("reviewDecision")
+    if decided:
+        return _DECISIONS.get(str(decided), ReviewDecision.NONE)
+    pr_author = _norm(str((node.get("author") or {}).get("login") or ""))
+    counted: set[str] = set()
+    for review in _opinions(node):
+        who = authors.classify(review.get("author"))
+        if who is None or (pr_author and _norm(who[0]) == pr_author):
+            continue
+        state = str(review.get("state"))
+        if state == "APPROVED" and who[1]:
+            continue  # a bot's approval is no person's judgement
+        counted.add(state)
+    if "CHANGES_REQUESTED" in counted:
+        return ReviewDecision.CHANGES_REQUESTED
+    if "APPROVED" in counted:
+        return ReviewDecision.APPROVED
+    return ReviewDecision.NONE
 
 
 def open_thread_ids(node: Mapping[str, Any]) -> list[str]:
@@ -251,8 +286,8 @@ def thread_comments(thread: Mapping[str, Any], authors: AuthorFilter) -> list[Re
 def review_bodies(node: Mapping[str, Any], authors: AuthorFilter) -> list[ReviewComment]:
     """Bodies of the latest reviews that request changes (they carry the reviewer's summary)."""
     out = []
-    for review in (node.get("latestReviews") or {}).get("nodes") or []:
-        if not review or review.get("state") != "CHANGES_REQUESTED" or not (review.get("body") or "").strip():
+    for review in _opinions(node):
+        if review.get("state") != "CHANGES_REQUESTED" or not (review.get("body") or "").strip():
             continue
         who = authors.classify(review.get("author"))
         if who is None:
@@ -274,6 +309,7 @@ def snapshot(
     branch: str,
     node: Mapping[str, Any],
     comments: Sequence[ReviewComment],
+    authors: AuthorFilter,
     *,
     required_only: bool,
 ) -> PRSnapshot:
@@ -285,7 +321,7 @@ def snapshot(
         pr=pr,
         ci=ci_state(all_checks),
         checks=all_checks,
-        review=review_decision(node.get("reviewDecision")),
+        review=review_decision(node, authors),
         comments=[c for c in comments if not c.is_bot],
         bot_comments=[c for c in comments if c.is_bot],
         mergeable=mergeable,

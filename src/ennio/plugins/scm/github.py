@@ -227,6 +227,7 @@ class GitHubSCM:
                 ref.branch,
                 node,
                 comments.get(int(node["number"]), []),
+                self.authors,
                 required_only=self.settings.required_checks_only,
             )
         self.client.tracker.record_pass_cost("graphql", self._points - before)
