@@ -1012,9 +1012,10 @@ class FakeGitHub:
             )
             for c in runs
         ]
-        payload = {"total_count": len(items), "check_runs": items}
-        pl.checked(list[gm.CheckRun], items)
-        return 200, payload, {}
+        page, links = _page(items, query, urls.api + f"/repos/{repo.full_name}/commits/{ref}/check-runs")
+        payload = {"total_count": len(items), "check_runs": page}
+        pl.checked(list[gm.CheckRun], page)
+        return 200, payload, links
 
     def _combined_status(
         self, urls: pl.Urls, repo: FakeRepo, query: dict[str, str], data: Any, ref: str

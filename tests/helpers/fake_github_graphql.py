@@ -142,22 +142,35 @@ def _locations(err: GraphQLError) -> list[dict[str, int]]:
     return [{"line": loc.line, "column": loc.column} for loc in err.locations or []]
 
 
-def _connection(typename: str, nodes: list[Any], first: int | None = None, last: int | None = None) -> dict[str, Any]:
+def _connection(
+    typename: str, nodes: list[Any], first: int | None = None, last: int | None = None, after: str | None = None
+) -> dict[str, Any]:
+    """A page of ``nodes`` as GitHub pages a connection: cursors are opaque strings (``c<index>`` here),
+    ``after`` starts past one, ``first``/``last`` cut the page (GitHub refuses pages over 100)."""
     total = len(nodes)
+    start = 0
+    if after is not None:
+        if not (after.startswith("c") and after[1:].isdigit()):
+            raise GitHubError("INVALID_CURSOR_ARGUMENTS", f"`{after}` does not appear to be a valid cursor.")
+        start = int(after[1:]) + 1
+    for size in (first, last):
+        if size is not None and not 0 <= size <= 100:
+            raise GitHubError("INVALID_ARGUMENTS", "Requesting more than 100 records on a connection is not allowed.")
+    indexed = list(enumerate(nodes))[start:]
     if first is not None:
-        nodes = nodes[:first]
+        indexed = indexed[:first]
     elif last is not None:
-        nodes = nodes[-last:] if last else []
+        indexed = indexed[-last:] if last else []
     return {
         "__typename": typename,
-        "nodes": nodes,
-        "edges": [{"node": n, "cursor": f"c{i}"} for i, n in enumerate(nodes)],
+        "nodes": [n for _, n in indexed],
+        "edges": [{"node": n, "cursor": f"c{i}"} for i, n in indexed],
         "totalCount": total,
         "pageInfo": {
-            "hasNextPage": first is not None and total > first,
-            "hasPreviousPage": False,
-            "startCursor": "c0" if nodes else None,
-            "endCursor": f"c{len(nodes) - 1}" if nodes else None,
+            "hasNextPage": bool(indexed) and indexed[-1][0] < total - 1,
+            "hasPreviousPage": bool(indexed) and indexed[0][0] > 0,
+            "startCursor": f"c{indexed[0][0]}" if indexed else None,
+            "endCursor": f"c{indexed[-1][0]}" if indexed else None,
         },
     }
 
@@ -336,8 +349,8 @@ def _pull_request(fake: FakeGitHub, repo: FakeRepo, pr: FakePR) -> dict[str, Any
             "__typename": "StatusCheckRollup",
             "id": f"SCR_{pr.id}",
             "state": repo.rollup_state(pr.head_sha),
-            "contexts": lambda info, first=None, last=None, **_: _connection(
-                "StatusCheckRollupContextConnection", nodes, first, last
+            "contexts": lambda info, first=None, last=None, after=None, **_: _connection(
+                "StatusCheckRollupContextConnection", nodes, first, last, after
             ),
         }
 

@@ -91,6 +91,45 @@ async def test_only_required_checks_count_when_branch_protection_names_them(
     assert everything.ci is CIState.FAILING
 
 
+async def test_a_failing_check_past_the_first_hundred_is_seen_and_its_log_read(
+    github: FakeGitHub, scm: GitHubSCM
+) -> None:
+    """No branch protection: every check counts, and GitHub pages them 100 at a time."""
+    pr = github.open_pr(REPO, "feat/4-many")
+    for i in range(130):
+        github.add_check(REPO, pr.head_sha, f"shard-{i:03d}", conclusion="success")
+    github.add_check(REPO, pr.head_sha, "shard-last", conclusion="failure", log="boom at the end")
+    for i in range(80):
+        github.add_status(REPO, pr.head_sha, f"status-{i:02d}", "success")
+    github.reset_log()
+
+    snap = (await scm.snapshots(refs("feat/4-many")))["feat/4-many"]
+
+    assert snap.ci is CIState.FAILING
+    assert [c.name for c in snap.failing_checks] == ["shard-last"]
+    assert len(snap.checks) == 211
+    assert github.count(resource="graphql") == 4  # lookup, snapshot, then 2 more pages of checks
+    assert snap.pr is not None
+    (logged,) = await scm.check_logs(snap.pr, snap.checks)
+    assert logged.log_tail == "boom at the end"  # found on the second page of REST check runs
+
+
+async def test_past_the_pages_it_reads_the_rollup_state_decides(
+    github: FakeGitHub, scm: GitHubSCM, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(q, "MAX_CONTEXT_PAGES", 2)
+    pr = github.open_pr(REPO, "feat/4-huge")
+    for i in range(250):
+        github.add_check(REPO, pr.head_sha, f"shard-{i:03d}", conclusion="success")
+    late = github.add_check(REPO, pr.head_sha, "shard-late", status="in_progress")
+    snap = (await scm.snapshots(refs("feat/4-huge")))["feat/4-huge"]
+    assert len(snap.checks) == 200 and snap.ci is CIState.PENDING
+    late.status, late.conclusion = "completed", "failure"
+    snap = (await scm.snapshots(refs("feat/4-huge")))["feat/4-huge"]
+    assert snap.ci is CIState.FAILING
+    assert [c.name for c in snap.failing_checks] == ["(checks past the ones read: GitHub reports a failure)"]
+
+
 async def test_pending_checks_and_statuses(github: FakeGitHub, scm: GitHubSCM) -> None:
     pr = github.open_pr(REPO, "feat/5-pending")
     github.add_check(REPO, pr.head_sha, "build", status="in_progress")

@@ -7,6 +7,8 @@ Three queries, all with aliases so one request covers many PRs:
   (check runs and commit statuses, each with ``isRequired`` for that PR), review decision,
   each reviewer's latest approving or change-requesting review, mergeability, and the ids/flags
   of review threads;
+* :func:`contexts_query` — the further pages of checks of a PR with over 100 check runs and statuses
+  (a failure past the first page must not go unseen: without branch protection every check counts);
 * :func:`threads_query` — comments of the unresolved, not outdated threads, fetched only when a
   PR changed (nested comment connections would multiply the GraphQL point cost by 100).
 
@@ -40,6 +42,10 @@ from ennio.core.plugins import (
 SNAPSHOT_BATCH = 50
 LOOKUP_BATCH = 100
 THREAD_BATCH = 100
+#: checks and statuses per page of a PR's rollup (GitHub's largest page)
+CONTEXT_PAGE = 100
+#: pages of checks read per PR at most (a PR with more is judged on these and its rollup state)
+MAX_CONTEXT_PAGES = 10
 RATE_LIMIT = "rateLimit { limit remaining resetAt cost }"
 
 _PR_FIELDS = """
@@ -64,24 +70,62 @@ def lookup_query(count: int) -> str:
     )
 
 
+def _contexts(i: int, *, with_required: bool, after: bool) -> str:
+    """The rollup's check runs and statuses of PR ``$nK``, a page of 100 (after cursor ``$aK``)."""
+    required = f" isRequired(pullRequestNumber: $n{i})" if with_required else ""
+    cursor = f", after: $a{i}" if after else ""
+    return (
+        f"contexts(first: {CONTEXT_PAGE}{cursor}) {{ pageInfo {{ hasNextPage endCursor }} nodes {{ __typename\n"
+        f"        ... on CheckRun {{ name status conclusion detailsUrl databaseId{required} }}\n"
+        f"        ... on StatusContext {{ context state targetUrl description{required} }}\n"
+        "      } }"
+    )
+
+
 def snapshot_query(count: int, *, with_required: bool) -> str:
     """``p0 … pN``: one PR each, by number ``$nK``."""
     params = ", ".join(f"$n{i}: Int!" for i in range(count))
-    blocks = []
-    for i in range(count):
-        required = f" isRequired(pullRequestNumber: $n{i})" if with_required else ""
-        blocks.append(
-            f"    p{i}: pullRequest(number: $n{i}) {{ ...EnnioPR\n"
-            "      statusCheckRollup { state contexts(first: 100) { nodes { __typename\n"
-            f"        ... on CheckRun {{ name status conclusion detailsUrl databaseId{required} }}\n"
-            f"        ... on StatusContext {{ context state targetUrl description{required} }}\n"
-            "      } } }\n    }"
-        )
+    blocks = [
+        f"    p{i}: pullRequest(number: $n{i}) {{ ...EnnioPR\n"
+        f"      statusCheckRollup {{ state {_contexts(i, with_required=with_required, after=False)} }}\n    }}"
+        for i in range(count)
+    ]
     return (
         f"query EnnioSnapshots($owner: String!, $name: String!, {params}) {{\n  {RATE_LIMIT}\n"
         "  repository(owner: $owner, name: $name) {\n" + "\n".join(blocks) + "\n  }\n}\n"
         f"fragment EnnioPR on PullRequest {{{_PR_FIELDS}}}\n"
     )
+
+
+def contexts_query(count: int, *, with_required: bool) -> str:
+    """``p0 … pN``: the next page of checks of PR ``$nK`` after cursor ``$aK`` (a PR with over 100)."""
+    params = ", ".join(f"$n{i}: Int!, $a{i}: String!" for i in range(count))
+    blocks = [
+        f"    p{i}: pullRequest(number: $n{i}) {{\n"
+        f"      statusCheckRollup {{ {_contexts(i, with_required=with_required, after=True)} }}\n    }}"
+        for i in range(count)
+    ]
+    return (
+        f"query EnnioMoreChecks($owner: String!, $name: String!, {params}) {{\n  {RATE_LIMIT}\n"
+        "  repository(owner: $owner, name: $name) {\n" + "\n".join(blocks) + "\n  }\n}\n"
+    )
+
+
+def next_contexts(node: Mapping[str, Any]) -> str | None:
+    """The cursor of the next page of the PR's checks, when the rollup has more than were read."""
+    page = (((node.get("statusCheckRollup") or {}).get("contexts") or {}).get("pageInfo")) or {}
+    cursor = page.get("endCursor")
+    return str(cursor) if page.get("hasNextPage") and cursor else None
+
+
+def add_contexts(node: dict[str, Any], page_node: Mapping[str, Any] | None) -> str | None:
+    """Append a further page of checks (``page_node``: the PR as :func:`contexts_query` read it) to ``node``;
+    the cursor of the page after it, if any."""
+    page = ((page_node or {}).get("statusCheckRollup") or {}).get("contexts") or {}
+    contexts = node["statusCheckRollup"]["contexts"]
+    contexts["nodes"] = [*(contexts.get("nodes") or []), *(page.get("nodes") or [])]
+    contexts["pageInfo"] = page.get("pageInfo") or {"hasNextPage": False, "endCursor": None}
+    return next_contexts(node)
 
 
 THREADS_QUERY = f"""query EnnioThreads($ids: [ID!]!) {{
@@ -196,6 +240,12 @@ def ci_state(all_checks: Sequence[CheckRun]) -> CIState:
     return CIState.PASSING
 
 
+_ROLLUP_STATES = {
+    "FAILURE": CIState.FAILING,
+    "ERROR": CIState.FAILING,
+    "PENDING": CIState.PENDING,
+    "EXPECTED": CIState.PENDING,
+}
 _FAILED = {"FAILURE", "TIMED_OUT", "CANCELLED", "ACTION_REQUIRED", "STARTUP_FAILURE"}
 _PASSED = {"SUCCESS", "NEUTRAL", "SKIPPED"}
 
@@ -314,12 +364,24 @@ def snapshot(
     required_only: bool,
 ) -> PRSnapshot:
     pr = pull_request(node)
-    all_checks = checks(node.get("statusCheckRollup"), required_only=required_only)
+    rollup = node.get("statusCheckRollup")
+    all_checks = checks(rollup, required_only=required_only)
+    ci = ci_state(all_checks)
+    if next_contexts(node) is not None:
+        # more checks than were read: GitHub's overall state of them all may only make it worse
+        overall = _ROLLUP_STATES.get(str((rollup or {}).get("state")), CIState.PASSING)
+        if overall is CIState.FAILING and ci is not CIState.FAILING:
+            all_checks.append(
+                CheckRun("(checks past the ones read: GitHub reports a failure)", overall, f"{pr.url}/checks")
+            )
+            ci = CIState.FAILING
+        elif overall is CIState.PENDING and ci is CIState.PASSING:
+            ci = CIState.PENDING
     mergeable = {"MERGEABLE": True, "CONFLICTING": False}.get(str(node.get("mergeable")))
     return PRSnapshot(
         branch=branch,
         pr=pr,
-        ci=ci_state(all_checks),
+        ci=ci,
         checks=all_checks,
         review=review_decision(node, authors),
         comments=[c for c in comments if not c.is_bot],

@@ -283,7 +283,34 @@ class GitHubSCM:
         nodes: dict[str, dict[str, Any]] = {}
         for part in await asyncio.gather(*(one(c) for c in chunks)):
             nodes.update(part)
+        await self._more_checks(repo, nodes)
         return nodes
+
+    async def _more_checks(self, repo: RepoRef, nodes: dict[str, dict[str, Any]]) -> None:
+        """Read the further pages of checks of PRs with over 100, a batch of PRs per request, until every
+        check is read (or :data:`~ennio.plugins._github.pr_queries.MAX_CONTEXT_PAGES` pages were)."""
+        cursors = {branch: c for branch, node in nodes.items() if (c := q.next_contexts(node)) is not None}
+        pages = dict.fromkeys(cursors, 1)
+        with_required = self.settings.required_checks_only
+        while cursors:
+            items = list(cursors.items())[: q.SNAPSHOT_BATCH]
+            answer = await self._query(
+                repo,
+                q.contexts_query(len(items), with_required=with_required),
+                {
+                    **{f"n{i}": int(nodes[b]["number"]) for i, (b, _) in enumerate(items)},
+                    **{f"a{i}": c for i, (_, c) in enumerate(items)},
+                },
+                f"reading more checks of {len(items)} pull requests",
+            )
+            data = answer.data.get("repository") or {}
+            for i, (branch, _cursor) in enumerate(items):
+                following = q.add_contexts(nodes[branch], data.get(f"p{i}"))
+                pages[branch] += 1
+                if following is None or pages[branch] >= q.MAX_CONTEXT_PAGES:
+                    del cursors[branch]
+                else:
+                    cursors[branch] = following
 
     async def _comments_for(self, nodes: dict[str, dict[str, Any]]) -> dict[int, list[ReviewComment]]:
         now = self.ctx.clock.now()
@@ -338,11 +365,7 @@ class GitHubSCM:
         if not pr.head_sha:
             raise InvalidInput(f"PR #{pr.number} has no head commit to read check logs from")
         repo = await self.repo()
-        async with self.client.errors(f"listing the checks of PR #{pr.number}", repo):
-            resp = await self.client.gh.rest.checks.async_list_for_ref(
-                repo.owner, repo.name, pr.head_sha, filter_="latest", per_page=100
-            )
-        runs = {run.name: run for run in resp.parsed_data.check_runs}
+        runs = await self._check_runs(repo, pr, {c.name for c in failing})
         out: list[CheckRun] = []
         for check in failing:
             run = runs.get(check.name)
@@ -355,6 +378,22 @@ class GitHubSCM:
                 tail = _output_tail(run.output.title, run.output.summary, run.output.text, lines)
             out.append(CheckRun(check.name, check.state, check.url, check.required, tail))
         return out
+
+    async def _check_runs(self, repo: RepoRef, pr: PullRequest, names: set[str]) -> dict[str, Any]:
+        """The latest check runs of the PR's head by name, page by page until every one of ``names`` is found."""
+        runs: dict[str, Any] = {}
+        page = 1
+        while True:
+            async with self.client.errors(f"listing the checks of PR #{pr.number}", repo):
+                resp = await self.client.gh.rest.checks.async_list_for_ref(
+                    repo.owner, repo.name, str(pr.head_sha), filter_="latest", per_page=100, page=page
+                )
+            found = resp.parsed_data.check_runs
+            for run in found:
+                runs.setdefault(run.name, run)
+            if names <= runs.keys() or len(found) < 100 or page * 100 >= resp.parsed_data.total_count:
+                return runs
+            page += 1
 
     async def _job_log_tail(self, repo: RepoRef, job_id: int, lines: int) -> str | None:
         try:
