@@ -34,7 +34,7 @@ import uvicorn
 from githubkit_schemas.latest import models as gm
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from tests.helpers import fake_github_payloads as pl
@@ -278,6 +278,8 @@ class FakeGitHub:
         self.buckets: dict[tuple[str, str], Bucket] = {}
         self.faults: list[Fault] = []
         self.requests: list[Logged] = []
+        #: the Authorization header (None: none) each download of a job log from storage carried
+        self.log_downloads: list[str | None] = []
         self.problems: list[str] = []
         self.clock_offset = timedelta()
         self._ids = itertools.count(1000)
@@ -645,8 +647,12 @@ class FakeGitHub:
             }
             return _json(200, stats)
         if path.startswith("/_fake/logs/"):
+            # the signed storage URL a job log redirects to (another host on GitHub): no token needed
+            self.log_downloads.append(request.headers.get("authorization"))
             check = self._check_by_id(int(path.rsplit("/", 1)[1]))
-            return log(Response(check.log if check else "", media_type="text/plain"), False)
+            if check is None:
+                return log(Response("BlobNotFound", status_code=404, media_type="text/plain"), False)
+            return log(StreamingResponse(_chunks(check.log.encode()), media_type="text/plain"), False)
         m = re.fullmatch(r"/app/installations/(\d+)/access_tokens", path)
         if m and method == "POST":
             return log(self._installation_token(request, int(m.group(1))), False)
@@ -1212,6 +1218,11 @@ class FakeGitHub:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _chunks(data: bytes, size: int = 256 * 1024) -> Iterator[bytes]:
+    for start in range(0, len(data), size):
+        yield data[start : start + size]
 
 
 def _sha(seed: str) -> str:

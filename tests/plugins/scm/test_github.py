@@ -11,7 +11,7 @@ from pydantic import SecretStr
 from ennio.core.errors import AuthError, Conflict, InvalidId, InvalidInput, NotFound
 from ennio.core.plugins import SCM, BranchRef, CheckRun, CIState, PRState, ReviewDecision
 from ennio.plugins._github import pr_queries as q
-from ennio.plugins.scm.github import GitHubSCM
+from ennio.plugins.scm.github import LOG_TAIL_BYTES, GitHubSCM
 from tests.helpers.fake_github import REPO, TOKEN, FakeGitHub
 from tests.helpers.git import commit_file, git, make_repo
 
@@ -326,6 +326,36 @@ async def test_check_logs_tail_actions_logs_and_check_output(github: FakeGitHub,
     logs = {c.name: c.log_tail for c in await scm.check_logs(snap.pr, snap.checks, lines=3)}
     assert logs == {"tests": "line 47\nline 48\nline 49", "sonar": "Quality gate failed\n2 bugs", "ci/jenkins": None}
     assert await scm.check_logs(snap.pr, [CheckRun("ok", CIState.PASSING)]) == []
+
+
+async def test_a_huge_actions_log_is_streamed_keeping_a_bounded_tail_without_the_token(
+    github: FakeGitHub, scm: GitHubSCM
+) -> None:
+    pr_info = github.open_pr(REPO, "feat/13-huge-log")
+    noise = "".join(f"2026-01-01T00:00:00.1234567Z step {i} ran fine\n" for i in range(40_000))
+    endless = "2026-01-01T00:00:01.0000000Z " + "x" * 1_500_000 + " FAILED: the last words\n"
+    github.add_check(REPO, pr_info.head_sha, "tests", conclusion="failure", log=noise + endless)
+    snap = (await scm.snapshots(refs("feat/13-huge-log")))["feat/13-huge-log"]
+    assert snap.pr is not None
+
+    (check,) = await scm.check_logs(snap.pr, snap.checks, lines=5)
+
+    assert check.log_tail is not None and check.log_tail.endswith("x FAILED: the last words")
+    assert len(check.log_tail) <= LOG_TAIL_BYTES  # not the whole 3 MB log, not even its whole last line
+    assert github.log_downloads == [None]  # GitHub's token never went to the log storage
+    github.repo(REPO).checks[-1].log = noise  # an ordinary log: its last lines, timestamps dropped
+    (check,) = await scm.check_logs(snap.pr, snap.checks, lines=2)
+    assert check.log_tail == "step 39998 ran fine\nstep 39999 ran fine"
+
+
+async def test_an_expired_actions_log_leaves_the_tail_empty(github: FakeGitHub, scm: GitHubSCM) -> None:
+    pr_info = github.open_pr(REPO, "feat/13-expired")
+    check = github.add_check(REPO, pr_info.head_sha, "tests", conclusion="failure", log="gone soon")
+    snap = (await scm.snapshots(refs("feat/13-expired")))["feat/13-expired"]
+    assert snap.pr is not None
+    github.fail_next(r"GET .*/actions/jobs/\d+/logs", 410, body={"message": "Gone"})
+    (logged,) = await scm.check_logs(snap.pr, snap.checks)
+    assert logged.log_tail is None and logged.url == check.details_url
 
 
 async def test_merge_close_comment_and_acknowledge(github: FakeGitHub, scm: GitHubSCM) -> None:

@@ -34,6 +34,8 @@ from ennio.plugins._github.repo import RepoRef
 from ennio.plugins._github.transport import GitHubTransport, RetryPolicy, Sleep
 
 USER_AGENT = "ennio-orchestrator"
+#: bytes read at a time from a streamed download
+DOWNLOAD_CHUNK = 64 * 1024
 DEFAULT_BASE_URL = "https://api.github.com"
 
 
@@ -120,6 +122,47 @@ class GitHubClient:
 
     async def close(self) -> None:
         await self.transport.close()
+
+    # ------------------------------------------------------------------ redirected downloads
+
+    async def download_tail(self, path: str, what: str, repo: RepoRef | None, *, max_bytes: int) -> bytes | None:
+        """The last ``max_bytes`` of a download GitHub answers with a redirect (an Actions job log: the API
+        answers 302 to a short-lived storage URL); ``None`` when GitHub has none (expired, 404/410).
+
+        The redirect is not followed by the API client: the storage URL is fetched on its own, without
+        GitHub's credentials (it is signed; a token must never travel to a storage host), and streamed,
+        keeping only the tail, so a log of any size costs ``max_bytes`` of memory.
+        """
+        try:
+            async with self.errors(what, repo), self.gh.get_async_client() as client:
+                first = await client.send(client.build_request("GET", path), follow_redirects=False)
+                await first.aclose()
+            if first.status_code in (404, 410):
+                return None
+            location = first.headers.get("location")
+            if first.status_code not in (301, 302, 303, 307, 308) or not location:
+                if first.status_code == 200:
+                    return first.content[-max_bytes:]
+                await self._raise_for(first, what, repo)
+            target = first.url.join(location)
+            async with (
+                httpx.AsyncClient(timeout=self._timeout, follow_redirects=True) as storage,
+                storage.stream("GET", target, headers={"User-Agent": USER_AGENT}) as response,
+            ):
+                if response.status_code in (403, 404, 410):
+                    return None  # the signed URL expired meanwhile, or the log with it
+                if response.status_code != 200:
+                    raise self.error(f"the log storage answered {response.status_code} while {what}")
+                tail = bytearray()
+                async for chunk in response.aiter_bytes(DOWNLOAD_CHUNK):
+                    tail += chunk
+                    if len(tail) > max_bytes:
+                        del tail[:-max_bytes]
+                return bytes(tail)
+        except httpx.TimeoutException:
+            raise self.error(f"GitHub did not answer in time while {what}", hint="try again later") from None
+        except httpx.HTTPError as exc:
+            raise self.error(f"could not download from GitHub while {what}: {exc}") from None
 
     # ------------------------------------------------------------------ errors
 

@@ -46,6 +46,8 @@ CONCURRENT_QUERIES = 4
 COMMENTS_MAX_AGE = timedelta(minutes=5)
 #: pacing assumes this interval when asked for the tightest budget without one
 DEFAULT_INTERVAL = 30.0
+#: most of an Actions log kept while it streams in (its last lines are what the agent needs)
+LOG_TAIL_BYTES = 256 * 1024
 MergeMethod = Literal["merge", "squash", "rebase"]
 _ACTIONS_TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z ")
 
@@ -396,15 +398,22 @@ class GitHubSCM:
             page += 1
 
     async def _job_log_tail(self, repo: RepoRef, job_id: int, lines: int) -> str | None:
+        """The last ``lines`` of an Actions job's log, streamed: at most :data:`LOG_TAIL_BYTES` are kept."""
         try:
-            async with self.client.errors(f"downloading the log of job {job_id}", repo):
-                resp = await self.client.gh.rest.actions.async_download_job_logs_for_workflow_run(
-                    repo.owner, repo.name, job_id
-                )
+            raw = await self.client.download_tail(
+                f"repos/{repo.owner}/{repo.name}/actions/jobs/{job_id}/logs",
+                f"downloading the log of job {job_id}",
+                repo,
+                max_bytes=LOG_TAIL_BYTES,
+            )
         except NotFound:
+            raw = None
+        if raw is None:
             return None  # logs expire; the check's URL is still there
-        text = resp.raw_response.text
+        text = raw.decode("utf-8", errors="replace")
         kept = [_ACTIONS_TIMESTAMP.sub("", line) for line in text.splitlines()]
+        if len(raw) == LOG_TAIL_BYTES and len(kept) > 1:
+            kept = kept[1:]  # the first line was cut by the byte cap
         return "\n".join(kept[-lines:])
 
 
