@@ -200,6 +200,11 @@ class ModelServer:
 
     # ------------------------------------------------------------------ inspection
 
+    def fetches(self, path_prefix: str) -> list[RecordedRequest]:
+        """GET/HEAD requests for paths under ``path_prefix`` (pages an agent fetched, not model calls)."""
+        with self._lock:
+            return [r for r in self.requests if r.method in ("GET", "HEAD") and r.path.startswith(path_prefix)]
+
     def api_requests(self, api: str | None = None) -> list[RecordedRequest]:
         with self._lock:
             return [r for r in self.requests if r.api is not None and (api is None or r.api == api)]
@@ -251,6 +256,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(404, {"error": {"message": f"no route {path}", "type": "not_found_error"}})
 
     def do_HEAD(self) -> None:
+        self.model_server._record(RecordedRequest("HEAD", self.path, dict(self.headers), None, None))
         self.send_response(200)
         self.send_header("Content-Length", "0")
         self.end_headers()

@@ -3,7 +3,7 @@
 aider has no interactive "start with this message" option (``--message``/``--message-file`` answer
 once and exit; ``--load`` runs only slash commands), so the prompt is delivered ``typed``. Command line:
 ``aider [--model M] PERMISSION-FLAGS --no-check-update --no-show-release-notes --no-analytics
---no-gitignore --chat-history-file .ennio/aider.chat.history.md --input-history-file
+--no-gitignore --no-detect-urls --chat-history-file .ennio/aider.chat.history.md --input-history-file
 .ennio/aider.input.history [--read .ennio/rules.md] [passthrough…]``. Keeping aider's history in
 Ennio's self-ignored ``.ennio/`` folder (instead of ``.aider*`` files, which aider would otherwise add
 to the repo's ``.gitignore``) leaves the branch free of files nobody asked for. Restore adds
@@ -48,8 +48,16 @@ PERMISSION_FLAGS = {
     # aider's "ask" chat mode answers and plans without editing files
     "plan": ["--chat-mode", "ask"],
 }
-#: first-run questions and network checks that would stop an unattended session
-QUIET_FLAGS = ["--no-check-update", "--no-show-release-notes", "--no-analytics", "--no-gitignore"]
+#: first-run questions and network checks that would stop an unattended session; and no scraping of
+#: every URL in a message (aider's default): an issue link or a CI job link would be fetched and pasted
+#: into the model's context (a login page for a private repository, a large HTML page otherwise)
+QUIET_FLAGS = [
+    "--no-check-update",
+    "--no-show-release-notes",
+    "--no-analytics",
+    "--no-gitignore",
+    "--no-detect-urls",
+]
 
 _PROMPT_LINE = re.compile(r"^(?:[\w-]+ )?(?:multi)?> ?")
 _QUESTION_TAIL = re.compile(r"\(Y\)es/\(N\)o.*\[[^\]]+\]:\s*\S{0,3}$")

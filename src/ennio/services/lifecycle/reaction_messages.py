@@ -3,6 +3,9 @@
 A reaction's ``message`` in the configuration replaces the opening sentence; the details (failing
 checks and their logs, comments with file and line, conflicting files) are always appended,
 since they are what the agent needs to act.
+
+A URL always ends its line (or is followed by a space): agents that pick URLs out of a message take
+any punctuation glued to one as part of it (aider fetched ``…/job/123)`` from ``(…/job/123)``).
 """
 
 from __future__ import annotations
@@ -57,7 +60,7 @@ def ci_failure(session: Session, snapshot: PRSnapshot, checks: Sequence[CheckRun
     lines.append("Failing checks: " + ", ".join(c.name for c in checks) + ".")
     for check in checks:
         lines.append("")
-        lines.append(f"--- {check.name}" + (f" ({check.url})" if check.url else ""))
+        lines.append(f"--- {check.name}" + (f" — details: {check.url}" if check.url else ""))
         lines.append(_tail(check.log_tail) if check.log_tail else "(no log available)")
     lines.append("")
     lines.append("Fix the failures and commit; Ennio runs CI again on the new commit.")
@@ -104,9 +107,9 @@ def all_complete(project_id: str, sessions: Sequence[Session], opening: str | No
         parts = [f"- {s.id}: {s.status}"]
         if s.issue_id:
             parts.append(f"issue {s.issue_id}")
-        if s.pr_number:
-            parts.append(f"PR #{s.pr_number}" + (f" {s.pr_url}" if s.pr_url else ""))
         if s.branch:
             parts.append(f"branch {s.branch}")
+        if s.pr_number:
+            parts.append(f"PR #{s.pr_number}" + (f" {s.pr_url}" if s.pr_url else ""))  # last: nothing glued to it
         lines.append(", ".join(parts))
     return "\n".join(lines)
