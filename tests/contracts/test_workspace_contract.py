@@ -383,7 +383,8 @@ async def test_unpushed_commits_block_destroy_until_pushed(
 
     reasons = await ws.unsafe_reasons(info, project)
     assert len(reasons) == 1
-    assert "1 commit on feat/1-x not pushed" in reasons[0]
+    where = "on feat/1-x" if ws.manifest.name == "worktree" else "in the clone"
+    assert f"1 commit {where} not pushed" in reasons[0]
     assert f"{sha[:7]} add feature" in reasons[0]
     with pytest.raises(UnsafeToDestroy, match="not pushed"):
         await ws.destroy(info, project)
@@ -393,8 +394,9 @@ async def test_unpushed_commits_block_destroy_until_pushed(
         git(info.path, "push", "-q", "-u", "origin", "feat/1-x")
         assert git(origin, "rev-parse", "feat/1-x") == sha
         commit_file(info.path, "more.py", "y = 2\n", "more")
-        # with an upstream, only commits missing from it count
-        assert "not in origin/feat/1-x" in (await ws.unsafe_reasons(info, project))[0]
+        # with an upstream, only commits missing from it count (a clone: from every remote-tracking ref)
+        against = "origin/feat/1-x" if ws.manifest.name == "worktree" else "any remote"
+        assert f"not in {against}" in (await ws.unsafe_reasons(info, project))[0]
         git(info.path, "push", "-q")
         assert await ws.unsafe_reasons(info, project) == []
         await ws.destroy(info, project)

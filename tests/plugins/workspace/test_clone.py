@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ennio.core.errors import WorkspaceError
+from ennio.core.errors import UnsafeToDestroy, WorkspaceError
 from ennio.core.plugins import WorkspaceInfo
 from ennio.plugins.workspace.clone import CloneWorkspace
 from tests.helpers.git import commit_file, git
@@ -41,6 +41,45 @@ async def test_without_a_remote_the_clone_pushes_to_the_repo(clone: CloneWorkspa
     git(info.path, "push", "-q", "origin", "feat/1-x")
     assert git(repo, "rev-parse", "feat/1-x") == sha
     assert await clone.unsafe_reasons(info, project) == []
+
+
+@pytest.mark.parametrize("with_origin", [False, True], ids=["local-only", "with-origin"])
+async def test_a_clone_counts_work_on_every_local_ref_and_its_stash(
+    clone: CloneWorkspace, repo: Path, root: Path, with_origin: bool
+) -> None:
+    """Refs of a clone die with it: a commit on its main, on a side branch or a tag, or a stash, is work."""
+    if with_origin:
+        add_origin(repo)
+    project = project_for(repo)
+    # the project's own unpushed commit on main is in the project's repository: not the clone's to keep
+    commit_file(repo, "local.txt", "only in the project repo\n", "project-local work")
+    info = await clone.create(spec(project, root))
+    assert await clone.unsafe_reasons(info, project) == []
+
+    git(info.path, "checkout", "-q", "main")
+    on_main = commit_file(info.path, "m.txt", "m\n", "work on the clone's main")
+    git(info.path, "checkout", "-q", "-b", "side", "feat/1-x")
+    on_side = commit_file(info.path, "s.txt", "s\n", "work on a side branch")
+    git(info.path, "checkout", "-q", "feat/1-x")
+    (reason,) = await clone.unsafe_reasons(info, project)
+    assert reason.startswith("2 commits in the clone not pushed")
+    assert f"{on_main[:7]} work on the clone's main (on main)" in reason
+    assert f"{on_side[:7]} work on a side branch (on side)" in reason
+    with pytest.raises(UnsafeToDestroy):
+        await clone.destroy(info, project)
+
+    git(info.path, "branch", "-q", "-D", "side")
+    git(info.path, "tag", "kept", on_side)  # a tag keeps it too
+    git(info.path, "branch", "-q", "-f", "main", on_main + "~1")  # main back where the clone began
+    (reason,) = await clone.unsafe_reasons(info, project)
+    assert reason.startswith("1 commit in the clone not pushed") and "work on a side branch (on kept)" in reason
+
+    git(info.path, "tag", "-d", "kept")
+    (info.path / "README.md").write_text("stashed edit\n")
+    git(info.path, "stash", "-q")
+    assert await clone.unsafe_reasons(info, project) == ["1 stashed change (git stash list)"]
+    await clone.destroy(info, project, force=True)
+    assert not await clone.exists(info)
 
 
 async def test_clone_owns_its_objects_and_survives_the_repo_pruning_them(

@@ -269,9 +269,7 @@ class GitWorkspace:
             changed = [c for c in await _git.changes(info.path) if c.path.rstrip("/") not in ours]
             if changed:
                 reasons.append(_describe_changes(changed))
-            pending = await _git.unpushed(
-                info.path, info.branch, info.base_branch or project.default_branch, merged_head
-            )
+            pending = await self._unpushed(info, project, merged_head)
         except WorkspaceError as exc:
             return [*reasons, f"could not check it for unsaved work ({exc.message})"]
         if self.owns_stash and (stashed := await _git.stash_count(info.path)):
@@ -280,9 +278,14 @@ class GitWorkspace:
             n = len(pending.commits)
             shown = "; ".join(pending.commits[:3]) + ("; …" if n > 3 else "")
             reasons.append(
-                f"{n} commit{'s' if n > 1 else ''} on {info.branch} not pushed (not in {pending.against}): {shown}"
+                f"{n} commit{'s' if n > 1 else ''} {pending.where} not pushed (not in {pending.against}): {shown}"
             )
         return reasons
+
+    async def _unpushed(self, info: WorkspaceInfo, project: ProjectConfig, merged_head: str | None) -> _git.Unpushed:
+        """Commits destroying the workspace would lose: a worktree shares the repository's refs, so only
+        HEAD and the session branch can hold work nothing else has (the clone counts every ref)."""
+        return await _git.unpushed(info.path, info.branch, info.base_branch or project.default_branch, merged_head)
 
     async def destroy(
         self,

@@ -27,9 +27,23 @@ def require_git() -> None:
     require("git", GIT_INSTALL_HINT)
 
 
-async def git(cwd: Path, *args: str, check: bool = True, timeout: float = 60.0, what: str | None = None) -> Completed:
+async def git(
+    cwd: Path,
+    *args: str,
+    check: bool = True,
+    timeout: float = 60.0,
+    what: str | None = None,
+    input: str | None = None,
+) -> Completed:
     return await run(
-        ["git", *args], cwd=cwd, extra_env=_GIT_ENV, timeout=timeout, check=check, error=WorkspaceError, what=what
+        ["git", *args],
+        cwd=cwd,
+        extra_env=_GIT_ENV,
+        input=input,
+        timeout=timeout,
+        check=check,
+        error=WorkspaceError,
+        what=what,
     )
 
 
@@ -230,6 +244,8 @@ class Unpushed:
     commits: list[str]
     #: what they were compared with, for the message ("origin/feat/x", "any remote or main")
     against: str
+    #: where they are, for the message ("on feat/x", "in the clone")
+    where: str = ""
 
 
 async def unpushed(workspace: Path, branch: str, default_branch: str, saved: str | None = None) -> Unpushed:
@@ -256,4 +272,42 @@ async def unpushed(workspace: Path, branch: str, default_branch: str, saved: str
         exclude.append(saved)
         against += f" or the merged pull request's head {saved[:12]}"
     log = await git(workspace, "log", "--format=%h %s", *tips, "--not", *exclude, "--")
-    return Unpushed([line for line in log.stdout.splitlines() if line], against)
+    return Unpushed([line for line in log.stdout.splitlines() if line], against, f"on {branch}")
+
+
+async def clone_unpushed(clone: Path, source: Path | None, saved: str | None = None) -> Unpushed:
+    """Commits that die with a clone: on any of its branches or tags (or a detached HEAD) and in none of
+    its remote-tracking refs, nor under any ref of ``source`` (the repository it was cloned from), nor in
+    ``saved`` (a merged pull request's head).
+
+    In a clone even the default branch is the clone's own: a commit on its ``main``, or on a side
+    branch, is lost with the folder. Commits the project's repository holds (its own unpushed ``main``,
+    copied at clone time) are not. Every exclusion travels as ``^sha`` on standard input.
+    """
+    remote_tips = await git(clone, "for-each-ref", "--format=%(objectname)", "refs/remotes")
+    excluded = set(remote_tips.stdout.split())
+    against = "any remote"
+    if source is not None and source.is_dir():
+        found = await git(source, "for-each-ref", "--format=%(objectname)", check=False)
+        wanted = sorted(set(found.stdout.split()) - excluded)
+        if wanted:
+            have = await git(
+                clone, "cat-file", "--batch-check=%(objectname) %(objecttype)", input="\n".join(wanted) + "\n"
+            )
+            excluded |= {line.split()[0] for line in have.stdout.splitlines() if not line.endswith(" missing")}
+        against += " or the project's repository"
+    if saved is not None and await has_commit(clone, saved):
+        excluded.add(check_commit_id(saved))
+        against += f" or the merged pull request's head {saved[:12]}"
+    log = await git(
+        clone,
+        "log",
+        "--source",
+        "--format=%h %s (on %S)",
+        "--branches",
+        "--tags",
+        "HEAD",
+        "--stdin",
+        input="".join(f"^{sha}\n" for sha in sorted(excluded)),
+    )
+    return Unpushed([line for line in log.stdout.splitlines() if line], against, "in the clone")

@@ -14,6 +14,7 @@ objects. ``--dissociate`` would also be safe but copies every object (slow on bi
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import ClassVar
 
 from ennio import __version__
@@ -74,6 +75,12 @@ class CloneWorkspace(GitWorkspace):
             str(repo.path),
             f"+refs/remotes/{repo.remote}/*:refs/remotes/origin/*",
         )
+
+    async def _unpushed(self, info: WorkspaceInfo, project: ProjectConfig, merged_head: str | None) -> _git.Unpushed:
+        """Every local ref of the clone counts: its ``main`` and side branches die with it (stashes are
+        counted apart, see ``owns_stash``)."""
+        source = info.data.get("repo")
+        return await _git.clone_unpushed(info.path, Path(source) if source else project.path, merged_head)
 
     async def _remove(
         self, info: WorkspaceInfo, project: ProjectConfig, *, force: bool, merged_head: str | None = None
