@@ -16,6 +16,7 @@ import pytest
 from ennio.core.clock import ManualClock
 from ennio.core.config import AgentConfig, ProjectConfig
 from ennio.core.errors import EnnioError, MissingTool
+from ennio.core.exec_limits import check_launch, launch_problems
 from ennio.core.plugins import ActivityProbe, Agent, AgentContext, AgentLaunch, PluginContext, Slot
 from ennio.core.session import ActivityState
 from ennio.services.registry import default_registry
@@ -111,6 +112,24 @@ def test_missing_program_is_missing_tool_with_a_hint(agent: Any, name: str, work
     with pytest.raises(MissingTool) as err:
         agent.launch(_ctx(name, workspace, **config))
     assert err.value.hint
+
+
+def test_a_prompt_too_long_for_an_argument_reaches_the_agent_whole(agent: Any, name: str, workspace: Path) -> None:
+    """Linux refuses to start a program with an argument or environment string over 128 KiB: such a prompt
+    goes through a file (or the agent's input), never the command line or the environment."""
+    long_prompt = PROMPT + "\n" + "Details of the task, line after line. " * 4000 + "\nEND OF THE TASK"
+    ctx = _ctx(name, workspace)
+    ctx.prompt = long_prompt
+    launch = agent.launch(ctx)
+    assert launch_problems(launch.argv, launch.env) == []
+    assert all(long_prompt not in a for a in launch.argv) and all(long_prompt not in v for v in launch.env.values())
+    whole = [rel for rel, content in launch.files.items() if long_prompt in content]
+    if launch.prompt_delivery in ("typed", "stdin") and launch.typed_prompt and long_prompt in launch.typed_prompt:
+        return  # typed into the agent's terminal through a paste buffer: no size limit there
+    assert whole == [".ennio/prompt.md"]
+    said = " ".join([*launch.argv, launch.typed_prompt or ""])
+    assert ".ennio/prompt.md" in said  # the agent is told where its task is
+    check_launch(launch.argv, launch.env, agent=name)
 
 
 def test_restore_builds_a_command(agent: Any, name: str, workspace: Path) -> None:

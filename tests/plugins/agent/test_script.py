@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ennio.core.errors import ConfigError, MissingTool
+from ennio.core.errors import ConfigError, InvalidInput, MissingTool
 from ennio.core.plugins import ActivityProbe, AgentContext, PluginContext
 from ennio.core.session import ActivityState
 from ennio.plugins.agent.script import ScriptAgent
@@ -73,6 +73,22 @@ def test_prompt_file_and_rules(
     assert got.startswith("Do the thing")
     assert "Be careful." in got  # the rules travel with the prompt
     assert (workspace / "rules.txt").read_text() == "Be careful."
+
+
+def test_a_long_prompt_comes_through_its_file_and_never_as_an_argument(
+    agent: ScriptAgent, agent_ctx: Callable[..., AgentContext], tmux: TmuxServer, workspace: Path, tmp_path: Path
+) -> None:
+    long_prompt = "Do the thing.\n" + "More detail. " * 11_000 + "\nTHE END"
+    command = ["sh", "-c", 'cp "$1" got.txt; printf "%s" "${ENNIO_PROMPT-unset}" > env.txt; exec sleep 60', "sh"]
+    launch = agent.launch(agent_ctx(long_prompt, command=[*command, "{prompt_file}"]))
+    start_launch(tmux, launch, workspace, base_env(tmp_path / "home"))
+    wait_for(lambda: (workspace / "env.txt").exists(), what="the script to run")
+    assert (workspace / "got.txt").read_text() == long_prompt
+    assert (workspace / "env.txt").read_text() == "unset"  # too long for the environment too
+
+    with pytest.raises(InvalidInput, match=r"too long for the script agent's \{prompt\} argument") as err:
+        agent.launch(agent_ctx(long_prompt, command=[*command, "{prompt}"]))
+    assert "{prompt_file}" in (err.value.hint or "")
 
 
 def test_prompt_typed_on_stdin_when_no_placeholder(

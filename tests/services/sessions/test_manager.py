@@ -79,6 +79,20 @@ async def test_the_terminal_opens_while_the_workspace_is_made_and_one_write_reco
         assert "Write the docs" in screen
 
 
+async def test_a_task_too_long_for_a_command_line_still_starts_its_agent(
+    tmux_socket: str, data_dir: Path, repo: Path
+) -> None:
+    """Linux refuses an argument or environment string over 128 KiB: the agent must get the task another way."""
+    task = "Write the docs.\n" + "One more detail of the task. " * 5000 + "\nTHE END OF THE TASK"
+    copy = {"command": ["sh", "-c", 'cp "$1" got.md; exec sleep 600', "agent", "{prompt_file}"]}
+    async with services(make_config(data_dir, repo, agent="script", agent_config=copy)) as stack:
+        session = await stack.sessions.spawn("app", prompt=task)
+        got = Path(session.workspace_path or "") / "got.md"
+        await asyncio.to_thread(wait_for, got.exists, 15, 0.05, "the agent to start and copy its task")
+        assert got.read_text().startswith(task)
+        assert session.status is SessionStatus.WORKING
+
+
 async def _screen_with(stack: Services, session: Session, text: str) -> str | None:
     assert session.runtime_handle is not None
     handle = RuntimeHandle.from_dict(session.runtime_handle)

@@ -228,3 +228,15 @@ async def test_a_real_agent_cli_missing_says_how_to_install_it(
         assert f"{plugin.executable} is not installed" in one_line(caught.value)
         assert caught.value.hint == plugin.install_hint and "install" in plugin.install_hint
         await assert_clean(stack, repo, tmux_socket)
+
+
+async def test_a_task_no_way_of_delivering_fits_is_refused_before_anything_is_made(
+    tmux_socket: str, data_dir: Path, repo: Path
+) -> None:
+    as_argument = {"command": ["sh", "-c", "exec sleep 600", "agent", "{prompt}"]}
+    async with services(make_config(data_dir, repo, agent="script", agent_config=as_argument)) as stack:
+        with pytest.raises(InvalidInput) as caught:
+            await stack.sessions.spawn("app", prompt="Write the docs. " + "More. " * 25_000)
+        assert "too long for the script agent's {prompt} argument" in one_line(caught.value)
+        assert "{prompt_file}" in (caught.value.hint or "")
+        await assert_clean(stack, repo, tmux_socket)

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import ClassVar
 
 from ennio.core.errors import MissingTool
+from ennio.core.exec_limits import fits_in_argument
 from ennio.core.plugins import ActivityReading, AgentContext, PluginContext, PluginManifest
 from ennio.core.session import ActivityState
 
@@ -17,6 +18,14 @@ from ennio.core.session import ActivityState
 ENNIO_DIR = ".ennio"
 ENNIO_DIR_GITIGNORE = {f"{ENNIO_DIR}/.gitignore": "*\n"}
 RULES_FILE = f"{ENNIO_DIR}/rules.md"
+#: where a prompt too long for the command line is written (and the script agent's ``{prompt_file}``)
+PROMPT_FILE = f"{ENNIO_DIR}/prompt.md"
+#: what the agent is told instead of a prompt too long for the command line
+PROMPT_POINTER = (
+    f"Your task is too long to give on the command line, so it is in the file {PROMPT_FILE} in this "
+    "workspace. Read that whole file now (in parts if it is long) and do what it says: it is your task, "
+    "exactly as it would have been given here."
+)
 
 #: an agent that has been ready this long without doing anything counts as idle
 DEFAULT_IDLE_AFTER = timedelta(minutes=5)
@@ -73,6 +82,15 @@ class AgentBase:
     def merged_env(ctx: AgentContext, own: dict[str, str] | None = None) -> dict[str, str]:
         """The agent's environment: what the plugin needs, then ``agent_config.env`` (the user wins)."""
         return {**(own or {}), **ctx.config.env}
+
+    @staticmethod
+    def argument_prompt(ctx: AgentContext) -> tuple[str, dict[str, str]]:
+        """The prompt to put on the command line, and the files to write for it: a prompt too long for
+        one argument (see :mod:`ennio.core.exec_limits`) is written to :data:`PROMPT_FILE` and the command
+        line carries :data:`PROMPT_POINTER` instead."""
+        if fits_in_argument(ctx.prompt):
+            return ctx.prompt, {}
+        return PROMPT_POINTER, {**ENNIO_DIR_GITIGNORE, PROMPT_FILE: ctx.prompt}
 
     @staticmethod
     def rules_files(ctx: AgentContext) -> dict[str, str]:

@@ -4,9 +4,10 @@ aider has no interactive "start with this message" option (``--message``/``--mes
 once and exit; ``--load`` runs only slash commands), so the prompt is delivered ``typed``. Command line:
 ``aider [--model M] PERMISSION-FLAGS --no-check-update --no-show-release-notes --no-analytics
 --no-gitignore --no-detect-urls --chat-history-file .ennio/aider.chat.history.md --input-history-file
-.ennio/aider.input.history [--read .ennio/rules.md] [passthrough…]``. Keeping aider's history in
-Ennio's self-ignored ``.ennio/`` folder (instead of ``.aider*`` files, which aider would otherwise add
-to the repo's ``.gitignore``) leaves the branch free of files nobody asked for. Restore adds
+.ennio/aider.input.history [--read .ennio/rules.md] [--read .ennio/prompt.md] [passthrough…]``; a task
+too long for a command-line argument is given as that read-only file, and a short note is typed. Keeping
+aider's history in Ennio's self-ignored ``.ennio/`` folder (instead of ``.aider*`` files, which aider would
+otherwise add to the repo's ``.gitignore``) leaves the branch free of files nobody asked for. Restore adds
 ``--restore-chat-history``. Activity comes from the screen (aider's prompt, its yes/no questions, its
 error lines) with the chat history file's time as the last activity; usage from the history's
 ``Tokens: … Cost: …`` lines.
@@ -31,10 +32,22 @@ from ennio.core.plugins import (
 )
 from ennio.core.session import ActivityState
 from ennio.plugins.agent import _screen
-from ennio.plugins.agent._base import ENNIO_DIR, ENNIO_DIR_GITIGNORE, RULES_FILE, AgentBase, Signal
+from ennio.plugins.agent._base import (
+    ENNIO_DIR,
+    ENNIO_DIR_GITIGNORE,
+    PROMPT_FILE,
+    RULES_FILE,
+    AgentBase,
+    Signal,
+)
 from ennio.plugins.agent._files import mtime
 
 CHAT_HISTORY = f"{ENNIO_DIR}/aider.chat.history.md"
+#: typed instead of a very long task, which aider was given with ``--read`` (its text is in the chat)
+ADDED_PROMPT_POINTER = (
+    f"Your task is too long to type here, so it was added to this chat as the read-only file {PROMPT_FILE}. "
+    "Do what it says: it is your task, exactly as it would have been given here."
+)
 INPUT_HISTORY = f"{ENNIO_DIR}/aider.input.history"
 #: where aider keeps its chat history when started without Ennio's flags
 DEFAULT_CHAT_HISTORY = ".aider.chat.history.md"
@@ -146,12 +159,17 @@ class AiderAgent(AgentBase):
         if rules:
             argv += ["--read", RULES_FILE]
             files.update(rules)
+        _, prompt_files = self.argument_prompt(ctx)
+        if prompt_files:
+            # a very long task is added to the chat as a read-only file rather than typed in
+            argv += ["--read", PROMPT_FILE]
+            files.update(prompt_files)
         argv += ctx.config.passthrough
         return argv, files
 
     def launch(self, ctx: AgentContext) -> AgentLaunch:
         argv, files = self._argv(ctx)
-        prompt = ctx.prompt if ctx.prompt.strip() else None
+        prompt = (ctx.prompt if PROMPT_FILE not in files else ADDED_PROMPT_POINTER) if ctx.prompt.strip() else None
         return AgentLaunch(
             argv=argv,
             env=self.merged_env(ctx),

@@ -1,7 +1,8 @@
 """Claude Code (``claude``): an interactive session that starts on the task prompt.
 
 Command line: ``claude --session-id UUID --permission-mode MODE [--model M] [--append-system-prompt RULES]
-[passthrough…] -- PROMPT``. The session id is chosen here, so Ennio knows the conversation to
+[passthrough…] -- PROMPT`` (a prompt too long for one argument is written to ``.ennio/prompt.md`` and
+PROMPT asks Claude to read it). The session id is chosen here, so Ennio knows the conversation to
 ``--resume`` without scraping. Activity comes, in order of trust, from the screen's dialogs (permission,
 folder trust), Claude's own per-process status file ``~/.claude/sessions/<pid>.json`` (busy / waiting /
 idle), the JSONL transcript under ``~/.claude/projects/<encoded cwd>/`` (API errors, timestamps,
@@ -26,6 +27,7 @@ from ennio.core.plugins import (
     AgentLaunch,
     PluginContext,
     PluginManifest,
+    PromptDelivery,
     Slot,
     Usage,
 )
@@ -126,9 +128,11 @@ class ClaudeCodeAgent(AgentBase):
         conversation = str(uuid.uuid4())
         flags, env = self._flags(ctx)
         argv += ["--session-id", conversation, *flags]
-        if ctx.prompt.strip():
-            argv += ["--", ctx.prompt]
-        return AgentLaunch(argv=argv, env=env, prompt_delivery="argument", resume_id=conversation)
+        prompt, files = self.argument_prompt(ctx)
+        if prompt.strip():
+            argv += ["--", prompt]
+        delivery: PromptDelivery = "file" if files else "argument"
+        return AgentLaunch(argv=argv, env=env, prompt_delivery=delivery, files=files, resume_id=conversation)
 
     def restore(self, ctx: AgentContext) -> AgentLaunch:
         argv = self.program(ctx)

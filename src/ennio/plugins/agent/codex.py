@@ -1,7 +1,8 @@
 """OpenAI Codex CLI (``codex``): an interactive TUI session that starts on the task prompt.
 
 Command line: ``codex --no-daemon -c projects={…trusted…} SANDBOX/APPROVAL [-m M]
-[-c developer_instructions=RULES] [passthrough…] -- PROMPT``; restore is ``codex resume … ID`` (or
+[-c developer_instructions=RULES] [passthrough…] -- PROMPT`` (a prompt too long for one argument is written to
+``.ennio/prompt.md`` and PROMPT asks Codex to read it); restore is ``codex resume … ID`` (or
 ``--last``). ``--no-daemon`` keeps the agent a child of its terminal: Codex otherwise starts a shared
 background app server that outlives the session Ennio kills. The workspace (and the project it was
 made from) is marked trusted for this run only, since Ennio created it; without that Codex stops on a
@@ -28,6 +29,7 @@ from ennio.core.plugins import (
     AgentLaunch,
     PluginContext,
     PluginManifest,
+    PromptDelivery,
     Slot,
     Usage,
 )
@@ -116,9 +118,11 @@ class CodexAgent(AgentBase):
 
     def launch(self, ctx: AgentContext) -> AgentLaunch:
         argv = [*self.program(ctx), *self._flags(ctx)]
-        if ctx.prompt.strip():
-            argv += ["--", ctx.prompt]
-        return AgentLaunch(argv=argv, env=self.merged_env(ctx), prompt_delivery="argument")
+        prompt, files = self.argument_prompt(ctx)
+        if prompt.strip():
+            argv += ["--", prompt]
+        delivery: PromptDelivery = "file" if files else "argument"
+        return AgentLaunch(argv=argv, env=self.merged_env(ctx), prompt_delivery=delivery, files=files)
 
     def restore(self, ctx: AgentContext) -> AgentLaunch:
         argv = [*self.program(ctx), "resume", *self._flags(ctx)]

@@ -3,7 +3,8 @@
 Command line: ``opencode [--model PROVIDER/MODEL] [--agent plan | --auto] [passthrough…] --prompt=PROMPT``
 with permissions for "ask" / "accept-edits" in ``OPENCODE_PERMISSION`` (JSON merged into OpenCode's
 ``permission`` config) and the project rules as an extra ``instructions`` file given through
-``OPENCODE_CONFIG_CONTENT`` (merged over the user's config, not replacing it). Restore is
+``OPENCODE_CONFIG_CONTENT`` (merged over the user's config, not replacing it); a prompt too long for one
+argument is written to ``.ennio/prompt.md`` and PROMPT asks OpenCode to read it. Restore is
 ``--session ID`` (or ``--continue``). Activity comes from the screen's permission dialog and retry line,
 then OpenCode's own SQLite database (``~/.local/share/opencode/opencode.db``: the session for this
 folder, its latest message, completion time, errors, tokens and cost), then the screen.
@@ -26,6 +27,7 @@ from ennio.core.plugins import (
     AgentContext,
     AgentLaunch,
     PluginManifest,
+    PromptDelivery,
     Slot,
     Usage,
 )
@@ -89,9 +91,11 @@ class OpenCodeAgent(AgentBase):
 
     def launch(self, ctx: AgentContext) -> AgentLaunch:
         argv, env, files = self._base(ctx)
-        if ctx.prompt.strip():
-            argv.append(f"--prompt={ctx.prompt}")  # one word: a prompt starting with "-" stays a prompt
-        return AgentLaunch(argv=argv, env=env, prompt_delivery="argument", files=files)
+        prompt, prompt_files = self.argument_prompt(ctx)
+        if prompt.strip():
+            argv.append(f"--prompt={prompt}")  # one word: a prompt starting with "-" stays a prompt
+        delivery: PromptDelivery = "file" if prompt_files else "argument"
+        return AgentLaunch(argv=argv, env=env, prompt_delivery=delivery, files={**files, **prompt_files})
 
     def restore(self, ctx: AgentContext) -> AgentLaunch:
         argv, env, files = self._base(ctx)

@@ -7,8 +7,12 @@ The prompt (with the project rules appended) reaches the program in every one of
 - ``{prompt_file}`` is replaced by the absolute path of ``.ennio/prompt.md`` holding it (``file``);
 - with neither, the prompt is typed into the program's terminal (its stdin) right after it starts
   (``stdin``), so ``read -r line`` or a REPL receives it;
-- always: ``ENNIO_PROMPT``, ``ENNIO_PROMPT_FILE``, ``ENNIO_SESSION_ID``, ``ENNIO_WORKSPACE`` (and
-  ``ENNIO_RULES``, ``ENNIO_MODEL``, ``ENNIO_PERMISSIONS``) in its environment.
+- always: ``ENNIO_PROMPT_FILE``, ``ENNIO_SESSION_ID``, ``ENNIO_WORKSPACE`` (and ``ENNIO_RULES``,
+  ``ENNIO_MODEL``, ``ENNIO_PERMISSIONS``) in its environment, and ``ENNIO_PROMPT`` unless the prompt is
+  over 100,000 bytes (Linux refuses to start a program with an environment string over 128 KiB).
+
+A prompt too long for a command-line argument cannot be given through ``{prompt}``: the spawn is
+refused before anything is made (``{prompt_file}`` and stdin take any size).
 
 ``{session_id}`` and ``{workspace}`` are replaced too. ``agent_config.passthrough`` is appended.
 
@@ -28,7 +32,8 @@ import shutil
 from pathlib import Path
 from typing import ClassVar
 
-from ennio.core.errors import ConfigError, MissingTool
+from ennio.core.errors import ConfigError, InvalidInput, MissingTool
+from ennio.core.exec_limits import ARGUMENT_PROMPT_MAX, fits_in_argument
 from ennio.core.plugins import (
     ActivityProbe,
     ActivityReading,
@@ -42,10 +47,9 @@ from ennio.core.plugins import (
 from ennio.core.prompt import with_rules
 from ennio.core.session import ActivityState
 from ennio.plugins.agent import _screen
-from ennio.plugins.agent._base import ENNIO_DIR, ENNIO_DIR_GITIGNORE, AgentBase, Signal
+from ennio.plugins.agent._base import ENNIO_DIR, ENNIO_DIR_GITIGNORE, PROMPT_FILE, AgentBase, Signal
 from ennio.plugins.agent._files import mtime
 
-PROMPT_FILE = f"{ENNIO_DIR}/prompt.md"
 STATUS_FILE = f"{ENNIO_DIR}/status"
 USAGE_FILE = f"{ENNIO_DIR}/usage.json"
 
@@ -101,10 +105,16 @@ class ScriptAgent(AgentBase):
         }
         command = self.program(ctx)
         used = {key for key in words if any(key in word for word in command)}
+        small = fits_in_argument(prompt)
+        if "{prompt}" in used and not small:
+            raise InvalidInput(
+                f"the prompt is {len(prompt.encode()):,} bytes, too long for the script agent's {{prompt}} argument "
+                f"(at most {ARGUMENT_PROMPT_MAX:,} bytes are given on a command line)",
+                hint="use {prompt_file} in agent_config.command, or neither (the prompt is then typed on stdin)",
+            )
         argv = [_fill(word, words) for word in command] + list(ctx.config.passthrough)
         delivery: PromptDelivery = "argument" if "{prompt}" in used else "file" if "{prompt_file}" in used else "stdin"
         own = {
-            "ENNIO_PROMPT": prompt,
             "ENNIO_PROMPT_FILE": prompt_file,
             "ENNIO_SESSION_ID": ctx.session_id,
             "ENNIO_WORKSPACE": str(ctx.workspace_path),
@@ -112,6 +122,8 @@ class ScriptAgent(AgentBase):
             "ENNIO_STATUS_FILE": str(ctx.workspace_path / STATUS_FILE),
             "ENNIO_USAGE_FILE": str(ctx.workspace_path / USAGE_FILE),
         }
+        if small:
+            own["ENNIO_PROMPT"] = prompt  # a longer one would not fit in the environment: read the file
         if ctx.rules and ctx.rules.strip():
             own["ENNIO_RULES"] = ctx.rules.strip()
         if ctx.config.model:

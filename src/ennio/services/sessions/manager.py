@@ -45,7 +45,14 @@ from ennio.services.sessions.env import (
     workspace_info,
 )
 from ennio.services.sessions.plugins import SessionPlugins, preflight
-from ennio.services.sessions.spawn import Progress, Spawner, SpawnRequest, project_rules, write_agent_files
+from ennio.services.sessions.spawn import (
+    Progress,
+    Spawner,
+    SpawnRequest,
+    launchable,
+    project_rules,
+    write_agent_files,
+)
 from ennio.services.sessions.spawn_queue import SpawnQueue
 
 log = logging.getLogger("ennio.sessions")
@@ -389,7 +396,7 @@ class SessionManager:
         context = AgentContext(
             session.id, project, info.path, session.prompt or "", project.agent_config, rules, resume_id=resume_id
         )
-        launch = agent.restore(context)
+        launch = launchable(agent.restore(context), session.agent)
         await asyncio.to_thread(write_agent_files, info.path, launch.files)
         if progress:
             progress(f"restarting {session.agent}")

@@ -3,7 +3,9 @@
 Order: project, plugin names, branch, issue reference (and that it fits the project's tracker), prompt → the plugins' preflight checks (tmux,
 git, the repository) → the agent's command line (a missing agent CLI fails here) → ``max_sessions`` →
 the issue from the tracker (and its blockers: an issue still blocked is refused with
-:class:`~ennio.services.forge.blockers.Blocked`, which ``--when-unblocked`` turns into a queued spawn). Only then is anything made: the session row (under the project's live
+:class:`~ennio.services.forge.blockers.Blocked`, which ``--when-unblocked`` turns into a queued spawn) →
+the agent's command line with the real task, within Linux's limits (:mod:`ennio.core.exec_limits`: a task
+no way of delivering fits is refused here). Only then is anything made: the session row (under the project's live
 limit, atomically), the workspace (with the terminal opened meanwhile when the runtime can reserve one), the
 agent's files, the agent started in the terminal, the prompt. Each step that makes
 something registers its undo first; any failure — or cancellation — runs the undos in reverse
@@ -24,6 +26,7 @@ from typing import Any
 from ennio.core.config import ProjectConfig
 from ennio.core.errors import AgentError, ConfigError, InvalidInput, LimitReached
 from ennio.core.events import EventType
+from ennio.core.exec_limits import check_launch
 from ennio.core.ids import validate_branch_name, validate_id
 from ennio.core.issue_ref import parse_issue_ref
 from ennio.core.plugins import (
@@ -126,6 +129,18 @@ class Spawner:
                     raise Blocked(project.pid, issue, still_open)
             if branch is None:
                 branch = validate_branch_name(tracker.branch_name(issue))
+        # the agent must be startable with this task (Linux's limits on arguments and environment strings):
+        # built now with the real prompt (the session's own id and branch are a few characters either way)
+        prompt_check = compose_prompt(
+            issue=issue,
+            prompt=request.prompt,
+            branch=branch or f"session/{project.prefix}-{'9' * 6}",
+            base_branch=project.default_branch,
+        )
+        launchable(
+            agent.launch(AgentContext("check", project, root / "check", prompt_check, project.agent_config, rules)),
+            agent_name,
+        )
 
         metadata: dict[str, Any] = {META_SPAWNER: spawner_mark()}
 
@@ -166,7 +181,7 @@ class Spawner:
             rollback.add(f"destroy workspace {info.path}", lambda: workspace.destroy(info, project, force=True))
             metadata[META_WORKSPACE] = info.to_dict()
             context = AgentContext(session_id, project, info.path, prompt, project.agent_config, rules)
-            launch = agent.launch(context)
+            launch = launchable(agent.launch(context), agent_name)
             metadata[META_RESUME_ID] = launch.resume_id
             await asyncio.to_thread(write_agent_files, info.path, launch.files)
             say(f"starting {agent_name} in {runtime_name}")
@@ -337,6 +352,12 @@ class Spawner:
                 )
             await asyncio.sleep(delay)
             delay = min(delay * 1.5, 0.5)
+
+
+def launchable(launch: AgentLaunch, agent_name: str) -> AgentLaunch:
+    """``launch``, once it is known the kernel will start it (``InvalidInput`` naming what is too long)."""
+    check_launch(launch.argv, launch.env, agent=agent_name)
+    return launch
 
 
 def needs_delivery(launch: AgentLaunch) -> bool:
