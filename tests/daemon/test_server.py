@@ -4,18 +4,23 @@ spawns nothing twice; and CLI processes acting on sessions while the daemon does
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
+import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+import yaml
 
 from tests.helpers.daemon_process import kill_hard, start_daemon, stop_daemon
 from tests.helpers.ennio_cli import ENNIO, cli_env, run_ennio, write_config
 from tests.helpers.runtime import TMUX, received, wait_received
-from tests.helpers.sessions_env import tmux_sessions
+from tests.helpers.sessions_env import branches, tmux_sessions, worktrees
 from tests.helpers.wait import wait_for
 
 pytestmark = pytest.mark.slow
@@ -113,6 +118,63 @@ def test_a_spawn_cut_short_by_sigkill_is_stopped_and_marked_at_restart(
         assert tmux_sessions(tmux_socket) == []
         assert received(data_dir / "echo" / "app-1") == []
     finally:
+        stop_daemon(work, env)
+
+
+def test_a_spawn_killed_half_way_is_settled_by_the_running_daemon_and_kill_removes_what_it_made(
+    tmp_path: Path, data_dir: Path, repo: Path, env: dict[str, str], tmux_socket: str
+) -> None:
+    """``kill -9`` of a spawning process during post_create: the daemon (already running) settles the row on
+    its next pass, ``session kill --workspace`` removes the worktree and branch it made and says so, and the
+    same issue spawns again (its ``max_sessions`` slot and branch free)."""
+    work = tmp_path / "interrupted"
+    work.mkdir()
+    marker = tmp_path / "post-create.pid"
+    # the first post_create blocks (its pid in the marker) until the spawner is killed; later ones pass
+    hold = f'if [ ! -e "{marker}" ]; then echo $$$$ > "{marker}"; exec sleep 600; fi'  # $$ escapes $ in ennio.yaml
+    config = write_config(work, data_dir, repo, max_sessions=1, post_create=[["sh", "-c", hold]])
+    document = yaml.safe_load(config.read_text())
+    document["lifecycle"] = {"poll_interval": "1s"}
+    config.write_text(yaml.safe_dump(document))
+    created = run_ennio("issue", "create", "Fix the login", cwd=work, env=env)
+    assert created.code == 0, created.stderr
+    daemon = start_daemon(work, env, data_dir)
+    spawner = subprocess.Popen(
+        [str(ENNIO), "spawn", "app", "--issue", "1"],
+        cwd=work,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        wait_for(lambda: marker.exists() and marker.read_text().strip(), 60, 0.05, "post_create to start")
+        spawner.kill()  # SIGKILL: no rollback runs
+        spawner.wait()
+
+        def settled() -> dict[str, Any] | None:
+            found = httpx.get(f"{daemon.url}/api/v1/sessions/app-1").json()["session"]
+            return found if found["status"] == "exited" else None
+
+        session = wait_for(settled, 30, 0.1, "the daemon's loop to settle the interrupted spawn")
+        assert "interrupted" in session["status_reason"]
+        path = data_dir / "workspaces" / "app" / "app-1"
+        assert session["workspace_path"] == str(path) and path.is_dir()
+        assert tmux_sessions(tmux_socket) == []  # the terminal opened for it was stopped
+        assert branches(repo) == ["feat/1-fix-the-login", "main"]
+
+        killed = run_ennio("session", "kill", "app-1", "--workspace", cwd=work, env=env)
+        assert killed.code == 0, killed.stderr
+        assert killed.stdout.strip() == f"killed app-1: no agent was running; removed its workspace {path}"
+        assert not path.exists() and worktrees(repo)[1:] == [] and branches(repo) == ["main"]
+
+        again = run_ennio("spawn", "app", "--issue", "1", "--json", cwd=work, env=env)
+        assert again.code == 0, again.stderr
+        assert again.json()["branch"] == "feat/1-fix-the-login" and again.json()["status"] == "working"
+    finally:
+        spawner.kill()
+        if marker.exists() and marker.read_text().strip():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(marker.read_text()), signal.SIGKILL)  # the orphaned post_create
         stop_daemon(work, env)
 
 

@@ -75,9 +75,15 @@ def kill(
 
     killed = run_with_services(lambda s: s.sessions.kill(session, workspace=workspace, force=force))
     if as_json:
-        print_json(killed.model_dump(mode="json"))
+        print_json(
+            {
+                **killed.session.model_dump(mode="json"),
+                "stopped_terminal": killed.stopped_terminal,
+                "removed_workspace": killed.removed_workspace,
+            }
+        )
         return
-    console().print(f"killed {killed.id}" + (" and removed its workspace" if workspace else ""), markup=False)
+    console().print(killed.summary(), markup=False)
 
 
 @app.command("restore")

@@ -11,6 +11,7 @@ place (the contract in one file, as STYLE.md asks).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -296,6 +297,12 @@ class WorkspaceSpec:
     #: folder under which the workspace is created (never inside the repo)
     root: Path
     reuse_branch: bool = False
+
+    @property
+    def path(self) -> Path:
+        """Where the workspace is made: ``root/<session id>``. Known before anything is made, so a spawn
+        cut short leaves a record of what to clean up."""
+        return Path(os.path.abspath(self.root)) / self.session_id
 
 
 @dataclass(slots=True)

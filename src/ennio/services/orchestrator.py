@@ -23,7 +23,7 @@ from ennio.services.events.event_bus import Subscription
 from ennio.services.events.event_log import EventService
 from ennio.services.events.notifications import NotificationRouter
 from ennio.services.lifecycle.manager import LifecycleManager
-from ennio.services.lifecycle.ports import PluginSource, QueueRunner, SessionCleaner
+from ennio.services.lifecycle.ports import PluginSource, QueueRunner, SessionCleaner, SpawnSettler
 from ennio.services.lifecycle.reactions import NOTIFIED, AgentMessenger, ReactionEngine
 from ennio.services.lifecycle.reconcile_hub import ReconcileHub
 from ennio.services.registry import PluginRegistry
@@ -51,6 +51,7 @@ class Orchestrator:
         registry: PluginRegistry | None = None,
         hub: ReconcileHub | None = None,
         queue: QueueRunner | None = None,
+        spawns: SpawnSettler | None = None,
     ) -> None:
         self.config = config
         self.db = db
@@ -76,6 +77,7 @@ class Orchestrator:
             cleaner=cleaner,
             deliveries=hub,
             queue=queue,
+            spawns=spawns,
         )
         self._detach: Callable[[], None] | None = None
         self._feed: Subscription | None = None
@@ -98,6 +100,7 @@ class Orchestrator:
             registry=services.registry,
             hub=services.hub,
             queue=services.sessions.queue,
+            spawns=services.sessions,
         )
 
     async def start(self) -> None:

@@ -20,6 +20,7 @@ from ennio.web.models import (
     CleanupOut,
     EventOut,
     KillBody,
+    KilledOut,
     PokeBody,
     PokeOut,
     QueuedSpawnOut,
@@ -143,10 +144,15 @@ async def send(request: Request, session_id: str, body: SendBody) -> SendOut:
     return SendOut(delivered=result.delivered, attempts=result.attempts, detail=result.detail)
 
 
-@router.post("/sessions/{session_id}/kill", response_model=Session, summary="Stop the agent (and the workspace)")
-async def kill(request: Request, session_id: str, body: KillBody | None = None) -> Session:
+@router.post("/sessions/{session_id}/kill", response_model=KilledOut, summary="Stop the agent (and the workspace)")
+async def kill(request: Request, session_id: str, body: KillBody | None = None) -> KilledOut:
     options = body or KillBody()
-    return await services(request).sessions.kill(session_id, workspace=options.workspace, force=options.force)
+    killed = await services(request).sessions.kill(session_id, workspace=options.workspace, force=options.force)
+    return KilledOut(
+        **killed.session.model_dump(),
+        stopped_terminal=killed.stopped_terminal,
+        removed_workspace=killed.removed_workspace,
+    )
 
 
 @router.post("/sessions/{session_id}/restore", response_model=Session, summary="Restart an exited agent")

@@ -62,6 +62,13 @@ class CleanupBody(Body):
     dry_run: bool = Field(False, description="Report what would be cleaned; change nothing.")
 
 
+class KilledOut(Session):
+    """The killed session, and what there really was to stop and remove."""
+
+    stopped_terminal: str | None = Field(None, description="The terminal whose running agent was stopped.")
+    removed_workspace: str | None = Field(None, description="The workspace folder removed.")
+
+
 class SendOut(BaseModel):
     delivered: bool
     attempts: int

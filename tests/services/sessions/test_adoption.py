@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 from ennio.core.plugins import LaunchSpec
@@ -79,6 +81,45 @@ async def test_an_interrupted_spawn_is_stopped_and_one_in_progress_left_alone(
     finally:
         running.kill()
         running.wait()
+
+
+async def test_every_pass_settles_spawns_whose_spawner_died_and_leaves_running_ones(
+    stack: Services, tmux_socket: str
+) -> None:
+    from ennio.services.sessions.env import SPAWN_STALE, spawner_mark
+
+    finished = subprocess.Popen([sys.executable, "-c", "pass"])
+    finished.wait()
+    await spawning_row(stack, "app-1", finished.pid, with_terminal=True, store_handle=False)
+    await spawning_row(stack, "app-2", os.getpid(), with_terminal=False)  # a spawn of this very process
+    now = stack.clock.now()
+    for sid, age in (("app-3", timedelta(minutes=1)), ("app-4", SPAWN_STALE + timedelta(minutes=1))):
+        elsewhere = {**spawner_mark(), "host": "another-machine"}  # one PostgreSQL, two machines
+        session = Session(
+            id=sid,
+            project_id="app",
+            agent="echo",
+            runtime="tmux",
+            workspace="worktree",
+            metadata={"spawner": elsewhere},
+            created_at=now - age,
+            updated_at=now - age,
+        )
+        await stack.db.sessions.insert(session)
+    rows = await stack.sessions.list(statuses=[SessionStatus.SPAWNING])
+
+    settled = await stack.sessions.settle_interrupted(rows)
+
+    assert sorted(settled) == ["app-1", "app-4"]
+    statuses = {s.id: s.status for s in await stack.sessions.list()}
+    assert statuses == {
+        "app-1": SessionStatus.EXITED,
+        "app-2": SessionStatus.SPAWNING,
+        "app-3": SessionStatus.SPAWNING,
+        "app-4": SessionStatus.EXITED,
+    }
+    assert tmux_sessions(tmux_socket) == []  # found by the name its spawn gave it
+    assert await stack.sessions.settle_interrupted(await stack.sessions.list()) == []
 
 
 async def test_terminals_no_session_owns_are_reported_not_killed(stack: Services, tmux_socket: str) -> None:

@@ -169,17 +169,42 @@ async def test_kill_stops_the_agent_and_keeps_the_workspace_unless_asked(
     second = await stack.sessions.spawn("app", prompt="two")
 
     killed = await stack.sessions.kill(first.id)
-    assert killed.status is SessionStatus.KILLED
+    assert killed.session.status is SessionStatus.KILLED
+    assert killed.stopped_terminal == stack.sessions.env.runtime_name(first.id) and killed.removed_workspace is None
     assert Path(first.workspace_path or "").is_dir()
     assert tmux_sessions(tmux_socket) == [stack.sessions.env.runtime_name(second.id)]
 
-    await stack.sessions.kill(second.id, workspace=True)
+    removed = await stack.sessions.kill(second.id, workspace=True)
+    assert removed.removed_workspace == second.workspace_path
     assert not Path(second.workspace_path or "").exists()
     assert "session/app-2" not in branches(repo)  # no commits of its own: nothing lost by deleting it
     assert tmux_sessions(tmux_socket) == []
     assert "session.killed" in await event_types(stack, second.id)
     with pytest.raises(Conflict, match="already killed"):
         await stack.sessions.kill(second.id)
+
+
+async def test_kill_says_when_there_was_no_workspace_to_remove(stack: Services, data_dir: Path) -> None:
+    """A spawn cut short before its worktree existed: its row names the planned folder, nothing is there."""
+    planned = {"path": str(data_dir / "workspaces" / "app" / "app-7"), "branch": "session/app-7"}
+    workspace = {**planned, "base_branch": "main", "kind": "worktree", "data": {"planned": True}}
+    row = Session(
+        id="app-7",
+        project_id="app",
+        agent="echo",
+        runtime="tmux",
+        workspace="worktree",
+        branch="session/app-7",
+        workspace_path=planned["path"],
+        metadata={"workspace": workspace},
+    )
+    await stack.db.sessions.insert(row)
+
+    killed = await stack.sessions.kill("app-7", workspace=True)
+
+    assert killed.removed_workspace is None and killed.stopped_terminal is None
+    assert killed.summary() == "killed app-7: no agent was running; it had no workspace to remove"
+    assert killed.session.status is SessionStatus.KILLED
 
 
 async def test_kill_refuses_to_remove_a_workspace_with_work_and_changes_nothing(

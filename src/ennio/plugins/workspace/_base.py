@@ -137,13 +137,13 @@ class GitWorkspace:
             await undo.run()
 
     def _target(self, spec: WorkspaceSpec, repo: _git.Repo) -> Path:
-        root = Path(os.path.abspath(spec.root))
+        path = spec.path
+        root = path.parent
         if root.resolve().is_relative_to(repo.path):
             raise WorkspaceError(
                 f"workspace folder {root} is inside the repository {repo.path}",
                 hint="put workspaces outside the repo (by default they live in Ennio's data directory)",
             )
-        path = root / spec.session_id
         if path.exists() or path.is_symlink():
             raise Conflict(
                 f"{path} already exists", hint=f"destroy the old workspace of {spec.session_id} first, or use a new id"

@@ -14,6 +14,9 @@ Each pass, per project (see :meth:`LifecycleManager.run_once`):
    clean up merged sessions (→ ``done``), and let the :class:`ReactionEngine` react;
 5. escalations whose deadline passed, ``all-complete`` for projects that finished, and the spawn queue.
 
+Before them, ``spawning`` rows whose spawner died (a CLI killed mid-spawn) are settled — terminal
+stopped, session exited — so they do not hold a ``max_sessions`` slot until the daemon restarts.
+
 A session's failure (an exception, or taking longer than ``lifecycle.session_timeout``) is logged
 and reported in the :class:`PassReport`; the pass and the other sessions go on. The loop runs every
 ``lifecycle.poll_interval`` — slower when an SCM's rate budget runs low (:mod:`ennio.core.pacing`)
@@ -55,7 +58,14 @@ from ennio.db import Database
 from ennio.db.records import Scope
 from ennio.services.events.event_bus import Subscription
 from ennio.services.lifecycle.forge_facts import ForgeFacts, ProjectFacts
-from ennio.services.lifecycle.ports import DeliveryLog, EventSource, PluginSource, QueueRunner, SessionCleaner
+from ennio.services.lifecycle.ports import (
+    DeliveryLog,
+    EventSource,
+    PluginSource,
+    QueueRunner,
+    SessionCleaner,
+    SpawnSettler,
+)
 from ennio.services.lifecycle.pr_tracking import PRTracker
 from ennio.services.lifecycle.probes import AgentProbes, Probe
 from ennio.services.lifecycle.problems import CredentialProblems
@@ -78,7 +88,7 @@ _POKE_EVENTS = frozenset({EventType.SESSION_SPAWNED, EventType.SESSION_RESTORED}
 
 def _being_spawned(session: Session) -> bool:
     """A spawn in progress (no runtime yet, or the spawner's mark still on it): the spawner moves it on,
-    and an interrupted one is the re-adoption's to settle."""
+    and one whose spawner died is settled at the start of each pass (``spawns``)."""
     return session.status is S.SPAWNING and (session.runtime_handle is None or META_SPAWNER in session.metadata)
 
 
@@ -95,6 +105,7 @@ class LifecycleManager:
         cleaner: SessionCleaner | None = None,
         deliveries: DeliveryLog | None = None,
         queue: QueueRunner | None = None,
+        spawns: SpawnSettler | None = None,
     ) -> None:
         self.config = config
         self.db = db
@@ -105,6 +116,7 @@ class LifecycleManager:
         self.cleaner = cleaner
         self.deliveries = deliveries
         self.queue = queue
+        self.spawns = spawns
         settings = config.lifecycle
         self.interval = settings.poll_interval.total_seconds()
         self.webhook_interval = max(self.interval, settings.webhook_poll_interval.total_seconds())
@@ -248,6 +260,9 @@ class LifecycleManager:
             sessions = [s for s in sessions if s.id in wanted or (whole is not None and s.project_id in whole)]
             if session_ids is not None and whole is None:
                 whole = set()
+        if self.spawns is not None and (spawning := [s for s in sessions if _being_spawned(s)]):
+            settled = await self._guarded("interrupted spawns", self.spawns.settle_interrupted(spawning), report)
+            report.interrupted_spawns = list(settled or [])
         book = await self.reactions.load() if self.reactions is not None else StateBook()
         by_project: dict[str, list[Session]] = {}
         for session in sessions:

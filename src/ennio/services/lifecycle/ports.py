@@ -1,5 +1,6 @@
 """What the lifecycle needs from the rest of Ennio, as Protocols: the daemon hands it the real things
-(the SessionManager's plugins, cleaner and spawn queue, the event service, the reconcile hub)."""
+(the SessionManager's plugins, cleaner, spawn settling and spawn queue, the event service, the reconcile
+hub)."""
 
 from __future__ import annotations
 
@@ -43,6 +44,13 @@ class DeliveryLog(Protocol):
     """When each project's last verified webhook delivery arrived (the daemon's ``ReconcileHub``)."""
 
     def last_delivery(self, project_id: str) -> datetime | None: ...
+
+
+class SpawnSettler(Protocol):
+    """Spawns whose spawner died half-way (a CLI killed while the daemon runs), to settle every pass (the
+    SessionManager): their terminal stopped, the session marked exited, its ``max_sessions`` slot freed."""
+
+    async def settle_interrupted(self, sessions: Sequence[Session]) -> Sequence[str]: ...
 
 
 class QueueRunner(Protocol):

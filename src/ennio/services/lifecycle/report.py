@@ -24,6 +24,8 @@ class PassReport:
     transitions: int = 0
     opened_prs: int = 0
     pushes: int = 0
+    #: spawns found cut short (their spawner died) and settled: terminal stopped, session exited
+    interrupted_spawns: list[str] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
     #: project id -> a credential problem (``AuthError``) its tracker or SCM reported this pass
     problems: dict[str, str] = field(default_factory=dict)

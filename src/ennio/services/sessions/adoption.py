@@ -6,7 +6,13 @@ call per runtime in use, not one per session):
 - its agent is gone → ``exited`` (``session.exited``), ready for ``ennio session restore``;
 - it is ``spawning`` but the process spawning it is gone (a daemon or CLI killed mid-spawn) → its
   half-started agent is stopped and the session marked ``exited`` with the reason, for the person to
-  restore or kill. A spawn still running in another process (a CLI next to the daemon) is left alone.
+  restore or kill (the spawn recorded its workspace and terminal before making them, so
+  ``session kill --workspace`` removes what it made). A spawn still running in another process (a CLI
+  next to the daemon) is left alone.
+
+The daemon's loop settles interrupted spawns the same way on every pass
+(:func:`settle_interrupted`), so a CLI killed mid-spawn while the daemon runs does not hold a
+``max_sessions`` slot until the next restart.
 
 A runtime that cannot be asked (tmux failing) leaves its sessions untouched: an error is no proof that
 an agent died. Live terminals with this install's prefix that no session owns are reported, not killed.
@@ -15,15 +21,17 @@ an agent died. Live terminals with this install's prefix that no session owns ar
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ennio.core.errors import Conflict, EnnioError, IllegalTransition
-from ennio.core.plugins import RuntimeHandle
 from ennio.core.session import ACTIVE_STATUSES, Session, SessionStatus
-from ennio.services.sessions.env import SessionEnv, mark_exited, runtime_handle, spawner_running
+from ennio.services.sessions.env import META_SPAWNER, SessionEnv, mark_exited, spawner_running, terminal_handle
 
 log = logging.getLogger("ennio.adoption")
+
+INTERRUPTED = "its spawn was interrupted (the process spawning it stopped)"
 
 
 @dataclass(slots=True)
@@ -61,9 +69,8 @@ async def readopt(env: SessionEnv) -> AdoptionReport:
             report.errors.append(f"runtime {name}: {exc.message}")
     owned: set[str] = set()
     for session in sessions:
-        handle = runtime_handle(session)
         names = live.get(session.runtime)
-        name = handle.id if handle is not None else env.runtime_name(session.id)
+        name = terminal_handle(env, session).id
         owned.add(name)
         if names is None:
             continue  # its runtime could not be asked
@@ -87,13 +94,41 @@ async def readopt(env: SessionEnv) -> AdoptionReport:
 
 
 async def _spawning(env: SessionEnv, session: Session, running: bool, report: AdoptionReport) -> None:
-    if spawner_running(session):
+    if spawner_running(session, env.clock.now()):
         report.in_progress.append(session.id)
         return
-    if running:
-        # no stored handle when the spawn was cut short between starting the terminal and recording it:
-        # a handle naming just the session's terminal reaches it on the runtime's own server
-        handle = runtime_handle(session) or RuntimeHandle(session.runtime, env.runtime_name(session.id))
-        await env.plugins.runtime(session.runtime).destroy(handle)
-    await mark_exited(env, session, "its spawn was interrupted (the process spawning it stopped)")
+    await _settle(env, session, running)
     report.interrupted.append(session.id)
+
+
+async def _settle(env: SessionEnv, session: Session, running: bool) -> None:
+    """Stop what an interrupted spawn started and mark the session exited (its workspace is kept)."""
+    if running:
+        await env.plugins.runtime(session.runtime).destroy(terminal_handle(env, session))
+    await mark_exited(env, session, INTERRUPTED)
+
+
+async def settle_interrupted(env: SessionEnv, sessions: Sequence[Session]) -> list[str]:
+    """The ids of the ``spawning`` sessions among ``sessions`` whose spawner is gone, now settled.
+
+    One ``list_alive`` per runtime involved, and only when there is something to settle.
+    """
+    now = env.clock.now()
+    cut_short = [
+        s
+        for s in sessions
+        if s.status is SessionStatus.SPAWNING and META_SPAWNER in s.metadata and not spawner_running(s, now)
+    ]
+    if not cut_short:
+        return []
+    prefix = env.runtime_prefix()
+    live = {name: set(await env.plugins.runtime(name).list_alive(prefix)) for name in {s.runtime for s in cut_short}}
+    settled: list[str] = []
+    for session in cut_short:
+        try:
+            await _settle(env, session, terminal_handle(env, session).id in live[session.runtime])
+        except (Conflict, IllegalTransition):
+            continue  # it moved on meanwhile
+        log.warning("session %s: %s", session.id, INTERRUPTED)
+        settled.append(session.id)
+    return settled

@@ -7,7 +7,7 @@ import asyncio
 import os
 import socket
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,10 @@ META_RESUME_ID = "agent_resume_id"
 META_SPAWNER = "spawner"
 META_DELIVERY = "prompt_delivery"
 META_LAST_SEND = "last_send"
+#: the terminal a spawn opens for the session (recorded before it is opened)
+META_TERMINAL = "terminal"
+#: a spawn from another machine that has not moved for this long is taken for interrupted
+SPAWN_STALE = timedelta(minutes=15)
 
 
 @dataclass(slots=True)
@@ -86,6 +90,15 @@ def runtime_handle(session: Session) -> RuntimeHandle | None:
     return RuntimeHandle.from_dict(session.runtime_handle) if session.runtime_handle else None
 
 
+def terminal_handle(env: SessionEnv, session: Session) -> RuntimeHandle:
+    """The session's terminal: its stored handle, else the one its spawn named (a spawn cut short between
+    opening the terminal and recording it leaves no handle; the name reaches it on the runtime's server)."""
+    named = session.metadata.get(META_TERMINAL)
+    return runtime_handle(session) or RuntimeHandle(
+        session.runtime, named if isinstance(named, str) else env.runtime_name(session.id)
+    )
+
+
 def require_handle(session: Session) -> RuntimeHandle:
     handle = runtime_handle(session)
     if handle is None:
@@ -103,16 +116,21 @@ def spawner_mark(pid: int | None = None) -> dict[str, Any]:
     return {"pid": pid, "host": socket.gethostname(), "start": process_start_time(pid)}
 
 
-def spawner_running(session: Session) -> bool:
-    """Whether the process that is spawning ``session`` still runs (on this machine, other than us).
+def spawner_running(session: Session, now: datetime) -> bool:
+    """Whether the process spawning ``session`` still runs.
 
-    A zombie (killed, not yet reaped) counts as gone, and so does a pid reused by another process.
+    On this machine its pid is looked at: a zombie (killed, not yet reaped) counts as gone, and so does a
+    pid reused by another process (the start time differs) — this process too, when it is a later one
+    with the same pid. A spawn from another machine (one PostgreSQL shared by several) cannot be looked
+    at: it counts as running until its row has not moved for :data:`SPAWN_STALE`.
     """
     mark = session.metadata.get(META_SPAWNER)
-    if not isinstance(mark, dict) or mark.get("host") != socket.gethostname():
+    if not isinstance(mark, dict):
         return False
+    if mark.get("host") != socket.gethostname():
+        return now - session.updated_at < SPAWN_STALE
     pid = mark.get("pid")
-    if not isinstance(pid, int) or pid <= 0 or pid == os.getpid():
+    if not isinstance(pid, int) or pid <= 0:
         return False
     start = mark.get("start")
     return pid_running(pid, start if isinstance(start, str) else None)

@@ -32,7 +32,7 @@ from ennio.services.config.paths import instance_id, logs_dir
 from ennio.services.events.event_log import EventService
 from ennio.services.forge.blockers import Blocked
 from ennio.services.registry import PluginRegistry
-from ennio.services.sessions.adoption import AdoptionReport, readopt
+from ennio.services.sessions.adoption import AdoptionReport, readopt, settle_interrupted
 from ennio.services.sessions.cleanup import CleanupReport, cleanup
 from ennio.services.sessions.env import (
     META_LAST_SEND,
@@ -42,6 +42,7 @@ from ennio.services.sessions.env import (
     read_activity,
     require_handle,
     runtime_handle,
+    terminal_handle,
     workspace_info,
 )
 from ennio.services.sessions.plugins import SessionPlugins, preflight
@@ -76,6 +77,35 @@ class BatchItem:
             "session": self.session.model_dump(mode="json") if self.session else None,
             "error": self.error.to_dict() if self.error else None,
             "queued": self.queued.to_dict() if self.queued else None,
+        }
+
+
+@dataclass(slots=True)
+class KillResult:
+    """A killed session and what there really was to stop and remove."""
+
+    session: Session
+    #: the terminal whose agent was running and was stopped
+    stopped_terminal: str | None = None
+    #: the workspace folder removed
+    removed_workspace: str | None = None
+    #: whether the workspace was asked to be removed
+    asked_workspace: bool = False
+
+    def summary(self) -> str:
+        """One line: ``killed app-1: stopped its agent (…); removed its workspace /path``."""
+        parts = [f"stopped its agent ({self.stopped_terminal})" if self.stopped_terminal else "no agent was running"]
+        if self.removed_workspace:
+            parts.append(f"removed its workspace {self.removed_workspace}")
+        elif self.asked_workspace:
+            parts.append("it had no workspace to remove")
+        return f"killed {self.session.id}: " + "; ".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "session": self.session.model_dump(mode="json"),
+            "stopped_terminal": self.stopped_terminal,
+            "removed_workspace": self.removed_workspace,
         }
 
 
@@ -319,17 +349,21 @@ class SessionManager:
         await self.env.db.sessions.update(session.id, metadata={**current.metadata, META_LAST_SEND: record})
         return result
 
-    async def kill(self, session_id: str, *, workspace: bool = False, force: bool = False) -> Session:
+    async def kill(self, session_id: str, *, workspace: bool = False, force: bool = False) -> KillResult:
         """Stop the agent and mark the session killed; with ``workspace``, also remove its workspace.
 
         A workspace holding work (uncommitted changes, unpushed commits) is refused before anything is
-        stopped, unless ``force``.
+        stopped, unless ``force``. The result says what was really there to stop and remove: a spawn cut
+        short left its workspace (and branch) where its row says, perhaps with no terminal yet.
         """
         session = await self.get(session_id)
         info = workspace_info(session) if workspace else None
         project = self.env.project_of(session) if workspace else None
         ws_plugin = self.env.plugins.workspace(session.workspace) if workspace else None
         ws_exists = bool(info and ws_plugin and await ws_plugin.exists(info))
+        # a workspace the spawn only planned may be half made (a branch and no folder yet): destroy
+        # removes what is there, by the workspace's own rules
+        planned = bool(info and info.data.get("planned"))
         if ws_exists and not force:
             assert info is not None and ws_plugin is not None and project is not None
             reasons = await ws_plugin.unsafe_reasons(info, project)
@@ -342,24 +376,29 @@ class SessionManager:
         movable = can_transition(session.status, SessionStatus.KILLED)
         if not movable and not ws_exists:
             raise Conflict(f"session {session.id} is already {session.status}")
-        handle = runtime_handle(session)
-        if handle is not None:
-            await self.env.plugins.runtime(session.runtime).destroy(handle)
+        runtime = self.env.plugins.runtime(session.runtime)
+        handle = terminal_handle(self.env, session)
+        ran = await runtime.alive(handle)
+        await runtime.destroy(handle)
         if movable:
             await self.env.db.sessions.transition(
                 session.id, SessionStatus.KILLED, "killed by request", expected_from=session.status
             )
-        if ws_exists:
+        if ws_exists or planned:
             assert info is not None and ws_plugin is not None and project is not None
             await ws_plugin.destroy(info, project, force=force)
+        removed = str(info.path) if ws_exists and info is not None else None
         session = await self.env.db.sessions.update(session.id, activity=ActivityState.EXITED)
+        result = KillResult(session, handle.id if ran else None, removed, asked_workspace=workspace)
         await self.env.emit(
             EventType.SESSION_KILLED,
             session,
-            f"{session.id} killed" + (" and its workspace removed" if ws_exists else ""),
-            workspace_removed=ws_exists,
+            result.summary(),
+            workspace_removed=removed is not None,
+            removed_workspace=removed,
+            stopped_terminal=result.stopped_terminal,
         )
-        return session
+        return result
 
     async def restore(self, session_id: str, progress: Progress | None = None) -> Session:
         """Bring an exited session back: same workspace, the agent's resume command, a new terminal."""
@@ -446,6 +485,10 @@ class SessionManager:
         if project_id is not None:
             self.env.config.project(validate_id(project_id, "project id"))
         return await cleanup(self.env, project_id, dry_run=dry_run)
+
+    async def settle_interrupted(self, sessions: Sequence[Session]) -> builtins.list[str]:
+        """Of ``sessions``, the spawns whose spawner died, settled (see :func:`adoption.settle_interrupted`)."""
+        return await settle_interrupted(self.env, sessions)
 
     async def readopt(self) -> AdoptionReport:
         """After a restart: keep sessions whose agent still runs, mark the others exited (see the module)."""

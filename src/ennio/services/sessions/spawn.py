@@ -1,16 +1,20 @@
 """Spawning a session: check everything first, then make each part, undoing all of it if a later step fails.
 
-Order: project, plugin names, branch, issue reference (and that it fits the project's tracker), prompt → the plugins' preflight checks (tmux,
-git, the repository) → the agent's command line (a missing agent CLI fails here) → ``max_sessions`` →
-the issue from the tracker (and its blockers: an issue still blocked is refused with
-:class:`~ennio.services.forge.blockers.Blocked`, which ``--when-unblocked`` turns into a queued spawn) →
-the agent's command line with the real task, within Linux's limits (:mod:`ennio.core.exec_limits`: a task
-no way of delivering fits is refused here). Only then is anything made: the session row (under the project's live
-limit, atomically), the workspace (with the terminal opened meanwhile when the runtime can reserve one), the
-agent's files, the agent started in the terminal, the prompt. Each step that makes
-something registers its undo first; any failure — or cancellation — runs the undos in reverse
-(terminal destroyed, workspace destroyed with force and its new branch deleted, row deleted) and the
-original error is raised.
+Order: project, plugin names, branch, issue reference (and that it fits the project's tracker), prompt →
+the plugins' preflight checks (tmux, git, the repository) → the agent's command line (a missing agent CLI
+fails here) → ``max_sessions`` → the issue from the tracker (and its blockers: an issue still blocked is
+refused with :class:`~ennio.services.forge.blockers.Blocked`, which ``--when-unblocked`` turns into a
+queued spawn) → the agent's command line with the real task, within Linux's limits
+(:mod:`ennio.core.exec_limits`: a task no way of delivering fits is refused here). Only then is anything
+made: the session row (under the project's live limit, atomically; it records the workspace's path and
+branch and the terminal's name before they exist, so a spawn killed half-way leaves a row that says what
+to remove), the workspace (with the terminal opened meanwhile when the runtime can reserve one), the
+agent's files, the agent started in the terminal, the prompt. Each step that makes something registers
+its undo first; any failure — or cancellation — runs the undos in reverse (terminal destroyed, workspace
+destroyed with force and its new branch deleted, row deleted) and the original error is raised.
+
+Size: a little over 400 lines because the checks, the steps and their undos read as one sequence; the
+prompt's delivery after start (``deliver``) lives here too, since restore shares it.
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ from ennio.services.sessions.env import (
     META_DELIVERY,
     META_RESUME_ID,
     META_SPAWNER,
+    META_TERMINAL,
     META_WORKSPACE,
     SessionEnv,
     read_activity,
@@ -145,9 +150,20 @@ class Spawner:
         metadata: dict[str, Any] = {META_SPAWNER: spawner_mark()}
 
         def build(session_id: str) -> Session:
-            """The new row; runs inside the transaction that allocates its id."""
+            """The new row; runs inside the transaction that allocates its id. It records where the workspace,
+            its branch and the terminal will be before any of them exists: a spawn cut short (``kill -9``)
+            leaves a row that says what to stop and remove."""
             chosen = branch or f"session/{session_id}"
             now = env.clock.now()
+            planned = WorkspaceSpec(project, session_id, chosen, root, reuse_branch=request.reuse_branch)
+            metadata[META_WORKSPACE] = WorkspaceInfo(
+                planned.path,
+                chosen,
+                project.default_branch,
+                workspace_name,
+                {"planned": True, "created_branch": not request.reuse_branch},
+            ).to_dict()
+            metadata[META_TERMINAL] = env.runtime_name(session_id)
             return Session(
                 id=session_id,
                 project_id=project.pid,
@@ -157,6 +173,7 @@ class Spawner:
                 workspace=workspace_name,
                 branch=chosen,
                 base_branch=project.default_branch,
+                workspace_path=str(planned.path),
                 issue_id=issue.key if issue else None,
                 issue_url=issue.url if issue else None,
                 prompt=compose_prompt(
