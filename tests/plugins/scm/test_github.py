@@ -11,7 +11,8 @@ from pydantic import SecretStr
 from ennio.core.errors import AuthError, Conflict, InvalidId, InvalidInput, NotFound
 from ennio.core.plugins import SCM, BranchRef, CheckRun, CIState, PRState, ReviewDecision
 from ennio.plugins._github import pr_queries as q
-from ennio.plugins.scm.github import LOG_TAIL_BYTES, GitHubSCM
+from ennio.plugins._github.ci_logs import LOG_TAIL_BYTES
+from ennio.plugins.scm.github import GitHubSCM
 from tests.helpers.fake_github import REPO, TOKEN, FakeGitHub
 from tests.helpers.git import commit_file, git, make_repo
 

@@ -377,7 +377,7 @@ async def test_all_complete_fires_once_with_a_summary(reaction_world: World) -> 
     (event,) = await world.logged(E.ALL_COMPLETE)
     assert event.project_id == "widgets"
     summary = event.data["summary"]
-    assert "widgets-1: done, PR #4 https://github.com/acme/widgets/pull/4" in summary
+    assert "widgets-1: done, branch feat/1-work, PR #4 https://github.com/acme/widgets/pull/4\n" in summary
     assert "widgets-3: done, issue 12" in summary
     (note,) = world.notifications()
     assert note["event"]["type"] == "summary.all_complete" and "widgets-2: killed" in note["body"]

@@ -35,6 +35,7 @@ from ennio.core.plugins import (
     ReviewComment,
     Slot,
 )
+from ennio.plugins._github import ci_logs
 from ennio.plugins._github import pr_queries as q
 from ennio.plugins._github.client import GitHubClient, GraphQLResult
 from ennio.plugins._github.repo import RepoRef, resolve_repo
@@ -46,10 +47,7 @@ CONCURRENT_QUERIES = 4
 COMMENTS_MAX_AGE = timedelta(minutes=5)
 #: pacing assumes this interval when asked for the tightest budget without one
 DEFAULT_INTERVAL = 30.0
-#: most of an Actions log kept while it streams in (its last lines are what the agent needs)
-LOG_TAIL_BYTES = 256 * 1024
 MergeMethod = Literal["merge", "squash", "rebase"]
-_ACTIONS_TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z ")
 
 
 @dataclass(slots=True)
@@ -366,62 +364,7 @@ class GitHubSCM:
             return []
         if not pr.head_sha:
             raise InvalidInput(f"PR #{pr.number} has no head commit to read check logs from")
-        repo = await self.repo()
-        runs = await self._check_runs(repo, pr, {c.name for c in failing})
-        out: list[CheckRun] = []
-        for check in failing:
-            run = runs.get(check.name)
-            tail: str | None
-            if run is None:
-                tail = None  # a commit status: GitHub keeps no log for it, only its URL
-            elif run.app and run.app.slug == "github-actions":
-                tail = await self._job_log_tail(repo, run.id, lines)
-            else:
-                tail = _output_tail(run.output.title, run.output.summary, run.output.text, lines)
-            out.append(CheckRun(check.name, check.state, check.url, check.required, tail))
-        return out
-
-    async def _check_runs(self, repo: RepoRef, pr: PullRequest, names: set[str]) -> dict[str, Any]:
-        """The latest check runs of the PR's head by name, page by page until every one of ``names`` is found."""
-        runs: dict[str, Any] = {}
-        page = 1
-        while True:
-            async with self.client.errors(f"listing the checks of PR #{pr.number}", repo):
-                resp = await self.client.gh.rest.checks.async_list_for_ref(
-                    repo.owner, repo.name, str(pr.head_sha), filter_="latest", per_page=100, page=page
-                )
-            found = resp.parsed_data.check_runs
-            for run in found:
-                runs.setdefault(run.name, run)
-            if names <= runs.keys() or len(found) < 100 or page * 100 >= resp.parsed_data.total_count:
-                return runs
-            page += 1
-
-    async def _job_log_tail(self, repo: RepoRef, job_id: int, lines: int) -> str | None:
-        """The last ``lines`` of an Actions job's log, streamed: at most :data:`LOG_TAIL_BYTES` are kept."""
-        try:
-            raw = await self.client.download_tail(
-                f"repos/{repo.owner}/{repo.name}/actions/jobs/{job_id}/logs",
-                f"downloading the log of job {job_id}",
-                repo,
-                max_bytes=LOG_TAIL_BYTES,
-            )
-        except NotFound:
-            raw = None
-        if raw is None:
-            return None  # logs expire; the check's URL is still there
-        text = raw.decode("utf-8", errors="replace")
-        kept = [_ACTIONS_TIMESTAMP.sub("", line) for line in text.splitlines()]
-        if len(raw) == LOG_TAIL_BYTES and len(kept) > 1:
-            kept = kept[1:]  # the first line was cut by the byte cap
-        return "\n".join(kept[-lines:])
-
-
-def _output_tail(title: object, summary: object, text: object, lines: int) -> str | None:
-    parts = [str(p) for p in (title, summary, text) if isinstance(p, str) and p.strip()]
-    if not parts:
-        return None
-    return "\n".join("\n".join(parts).splitlines()[-lines:])
+        return await ci_logs.failing_logs(self.client, await self.repo(), pr, failing, lines)
 
 
 def _from_rest(pr: Any) -> PullRequest:
