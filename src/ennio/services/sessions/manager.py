@@ -101,13 +101,6 @@ class KillResult:
             parts.append("it had no workspace to remove")
         return f"killed {self.session.id}: " + "; ".join(parts)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "session": self.session.model_dump(mode="json"),
-            "stopped_terminal": self.stopped_terminal,
-            "removed_workspace": self.removed_workspace,
-        }
-
 
 @dataclass(slots=True)
 class SessionInfo:
